@@ -193,35 +193,6 @@ static inline struct varde_value varde_value_make(int32_t mantissa, int8_t expon
 
 /* ---- Date Time (org.bluetooth.characteristic.date_time, 7 bytes) ------- */
 
-/*
- * Decodes year (uint16, 0 = unknown, else 1582..9999), month (0 = unknown,
- * 1..12), day (0 = unknown, 1..31), hours 0..23, minutes 0..59, seconds
- * 0..59. Returns false on a short frame or a field out of range (the cursor
- * is then unchanged): a time the device cannot have meant is no time.
- */
-static inline bool varde_get_datetime(struct varde_cursor *c, struct varde_datetime *out)
-{
-	struct varde_cursor save = *c;
-	struct varde_datetime t;
-	uint16_t year;
-
-	if (!varde_get_le16(c, &year) || !varde_get_u8(c, &t.month) || !varde_get_u8(c, &t.day) ||
-	    !varde_get_u8(c, &t.hours) || !varde_get_u8(c, &t.minutes) ||
-	    !varde_get_u8(c, &t.seconds)) {
-		*c = save;
-		return false;
-	}
-	t.year = year;
-	t.reserved = 0;
-	if ((year != 0 && (year < 1582 || year > 9999)) || t.month > 12 || t.day > 31 ||
-	    t.hours > 23 || t.minutes > 59 || t.seconds > 59) {
-		*c = save;
-		return false;
-	}
-	*out = t;
-	return true;
-}
-
 static inline bool varde_datetime_is_complete(const struct varde_datetime *t)
 {
 	return t->year != 0 && t->month != 0 && t->day != 0;
@@ -239,6 +210,38 @@ static inline unsigned int varde_days_in_month(unsigned int y, unsigned int m)
 	if (m == 2 && varde_is_leap_year(y))
 		return 29;
 	return (m >= 1 && m <= 12) ? days[m - 1] : 0;
+}
+
+/*
+ * Decodes year (uint16, 0 = unknown, else 1582..9999), month (0 = unknown,
+ * 1..12), day (0 = unknown, else within the month; 29 February only in a
+ * leap year or when the year is unknown), hours 0..23, minutes 0..59,
+ * seconds 0..59. Returns false on a short frame or a field out of range (the
+ * cursor is then unchanged): a time the device cannot have meant is no time.
+ */
+static inline bool varde_get_datetime(struct varde_cursor *c, struct varde_datetime *out)
+{
+	struct varde_cursor save = *c;
+	struct varde_datetime t;
+	uint16_t year;
+
+	if (!varde_get_le16(c, &year) || !varde_get_u8(c, &t.month) || !varde_get_u8(c, &t.day) ||
+	    !varde_get_u8(c, &t.hours) || !varde_get_u8(c, &t.minutes) ||
+	    !varde_get_u8(c, &t.seconds)) {
+		*c = save;
+		return false;
+	}
+	t.year = year;
+	t.reserved = 0;
+	/* An unknown year admits 29 February: 2000 is a leap year. */
+	if ((year != 0 && (year < 1582 || year > 9999)) || t.month > 12 ||
+	    t.day > (t.month ? varde_days_in_month(year ? year : 2000, t.month) : 31) ||
+	    t.hours > 23 || t.minutes > 59 || t.seconds > 59) {
+		*c = save;
+		return false;
+	}
+	*out = t;
+	return true;
 }
 
 /*
@@ -288,6 +291,36 @@ static inline bool varde_datetime_add_minutes(struct varde_datetime *t, int32_t 
 	t->hours = (uint8_t)(mod / 60);
 	t->minutes = (uint8_t)(mod % 60);
 	return true;
+}
+
+/* ---- diagnostics -------------------------------------------------------- */
+
+/*
+ * Writes the first bytes of a frame as hex ("1e8a00..." with "..." when it
+ * did not fit) into `buf`, for a log line about a frame that did not decode.
+ */
+static inline void varde_hex(const uint8_t *data, size_t len, char *buf, size_t size)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t n = len, out = 0;
+	bool cut = false;
+
+	if (size == 0)
+		return;
+	if (2 * len + 1 > size) {
+		cut = true;
+		n = size > 4 ? (size - 4) / 2 : 0; /* room for "..." and NUL */
+	}
+	for (size_t i = 0; i < n; i++) {
+		buf[out++] = digits[data[i] >> 4];
+		buf[out++] = digits[data[i] & 0x0F];
+	}
+	if (cut && size >= 4) {
+		buf[out++] = '.';
+		buf[out++] = '.';
+		buf[out++] = '.';
+	}
+	buf[out] = '\0';
 }
 
 #ifdef __cplusplus

@@ -152,6 +152,24 @@ enum varde_metric {
 	VARDE_METRIC_BATTERY_LEVEL = 50,
 };
 
+/* Where on the body, or from what sample, a value was measured. Codes of
+ * the Health Thermometer temperature type and the Glucose sample location,
+ * mapped to one list. */
+enum varde_site {
+	VARDE_SITE_NONE = 0, /* not reported */
+	VARDE_SITE_ARMPIT = 1,
+	VARDE_SITE_BODY = 2, /* body, general */
+	VARDE_SITE_EAR = 3, /* ear, usually earlobe */
+	VARDE_SITE_FINGER = 4,
+	VARDE_SITE_GI_TRACT = 5,
+	VARDE_SITE_MOUTH = 6,
+	VARDE_SITE_RECTUM = 7,
+	VARDE_SITE_TOE = 8,
+	VARDE_SITE_TYMPANUM = 9, /* ear drum */
+	VARDE_SITE_ALTERNATE = 10, /* glucose: alternate site test (arm, palm) */
+	VARDE_SITE_EARLOBE = 11,
+};
+
 /* Units as the device reported them; the hub converts where it must. */
 enum varde_unit {
 	VARDE_UNIT_NONE = 0,
@@ -250,9 +268,8 @@ enum varde_reading_flags {
 
 /*
  * One reading. For a compound reading (VARDE_METRIC_BLOOD_PRESSURE) `value`
- * is ignored and the parts are in `components`. Context that belongs to a
- * reading (glucose meal, pulse rate measured with a pressure) is carried as
- * further components.
+ * must be left zero and the parts are in `components`. Context that belongs
+ * to a reading (glucose meal, exercise) is carried as further components.
  */
 struct varde_reading {
 	uint32_t size; /* sizeof(struct varde_reading) as the plugin was built */

@@ -160,6 +160,49 @@ static void test_datetime_invalid_and_short(void **state)
 	}
 }
 
+static void test_datetime_day_within_month(void **state)
+{
+	static const uint8_t feb29_2023[7] = {0xE7, 0x07, 2, 29, 0, 0, 0};
+	static const uint8_t feb29_2024[7] = {0xE8, 0x07, 2, 29, 0, 0, 0};
+	static const uint8_t feb29_unknown_year[7] = {0x00, 0x00, 2, 29, 0, 0, 0};
+	static const uint8_t apr31[7] = {0xE8, 0x07, 4, 31, 0, 0, 0};
+	static const uint8_t day31_unknown_month[7] = {0xE8, 0x07, 0, 31, 0, 0, 0};
+	struct varde_datetime t;
+	struct varde_cursor c;
+
+	(void)state;
+	c = varde_cursor_init(feb29_2023, 7);
+	assert_false(varde_get_datetime(&c, &t));
+	c = varde_cursor_init(apr31, 7);
+	assert_false(varde_get_datetime(&c, &t));
+	c = varde_cursor_init(feb29_2024, 7);
+	assert_true(varde_get_datetime(&c, &t));
+	c = varde_cursor_init(feb29_unknown_year, 7);
+	assert_true(varde_get_datetime(&c, &t));
+	c = varde_cursor_init(day31_unknown_month, 7);
+	assert_true(varde_get_datetime(&c, &t));
+}
+
+static void test_hex(void **state)
+{
+	static const uint8_t frame[] = {0x1e, 0x8a, 0x00, 0x58, 0xff};
+	char buf[32];
+
+	(void)state;
+	varde_hex(frame, sizeof(frame), buf, sizeof(buf));
+	assert_string_equal(buf, "1e8a0058ff");
+	varde_hex(frame, sizeof(frame), buf, 11);
+	assert_string_equal(buf, "1e8a0058ff");
+	varde_hex(frame, sizeof(frame), buf, 10);
+	assert_string_equal(buf, "1e8a00...");
+	varde_hex(frame, sizeof(frame), buf, 4);
+	assert_string_equal(buf, "...");
+	varde_hex(frame, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	varde_hex(frame, sizeof(frame), buf, 1);
+	assert_string_equal(buf, "");
+}
+
 static struct varde_datetime dt(uint16_t y, uint8_t mo, uint8_t d, uint8_t h, uint8_t mi, uint8_t s)
 {
 	struct varde_datetime t = {y, mo, d, h, mi, s, 0};
@@ -220,6 +263,8 @@ int main(void)
 		cmocka_unit_test(test_datetime_vectors),
 		cmocka_unit_test(test_datetime_invalid_and_short),
 		cmocka_unit_test(test_datetime_add_minutes),
+		cmocka_unit_test(test_datetime_day_within_month),
+		cmocka_unit_test(test_hex),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
