@@ -193,8 +193,8 @@ enum varde_unit {
 	VARDE_UNIT_L = 18,
 	VARDE_UNIT_G = 19,
 	VARDE_UNIT_S = 20,
-	VARDE_UNIT_MG = 21, /* medication mass as the Glucose Service reports it */
-	VARDE_UNIT_ML = 22, /* medication volume */
+	VARDE_UNIT_MG = 21, /* medication mass (the Glucose Service sends kg) */
+	VARDE_UNIT_ML = 22, /* medication volume (the Glucose Service sends L) */
 };
 
 /*
@@ -356,8 +356,8 @@ struct varde_host {
 	/* Characteristic properties (enum varde_char_props), or -ENOENT. */
 	int (*char_props)(struct varde_device *dev, const char *uuid);
 
-	/* Enable notifications or indications (whichever the characteristic
-	 * has). `notify` is called for every value until the device is removed
+	/* Enable notifications or indications (notifications when the
+	 * characteristic has both, as BlueZ chooses). `notify` is called for every value until the device is removed
 	 * or the subscription cancelled; `done` once when it is in effect.
 	 * Values sent by the device right after it is in effect are delivered. */
 	int (*subscribe)(struct varde_device *dev, const char *uuid, varde_notify_func notify,
