@@ -11,7 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
+#include "bluez.h"
 #include "config.h"
+#include "control.h"
+#include "bus.h"
 #include "device.h"
 #include "log.h"
 #include "loop.h"
@@ -25,9 +29,26 @@ struct hub {
 	struct config *cfg;
 	struct loop *loop;
 	struct plugin_set *plugins;
+	struct bus *bus;
+	struct bluez *bluez;
+	struct agent *agent;
+	struct control *control;
 	uint64_t watchdog_ms;
 	int watchdog_id;
 };
+
+/* Until the pipeline takes readings over: log them. */
+static int log_reading(struct varde_device *dev, const struct varde_reading *r, void *user_data)
+{
+	(void)user_data;
+	log_info("reading from %s: metric %u unit %u value %de%d special %u status 0x%x "
+		 "components %zu",
+		 device_identity(dev)->address, r->metric, r->unit, r->value.mantissa,
+		 r->value.exponent, r->value.special, r->status, r->n_components);
+	return 0;
+}
+
+static const struct device_sink reading_sink = {.submit = log_reading};
 
 static void usage(FILE *out)
 {
@@ -63,6 +84,7 @@ static void on_reload(struct loop *loop, int signo, void *user_data)
 		log_err("%s: not reloaded, the running configuration stays in force",
 			hub->config_path);
 	} else {
+		bluez_set_config(hub->bluez, cfg);
 		config_free(hub->cfg);
 		hub->cfg = cfg;
 		log_set_max_level(cfg->hub.log_level);
@@ -101,6 +123,19 @@ static int hub_start(struct hub *hub)
 	if (active <= 0)
 		log_warn("no device plugin is active: no device can be read");
 
+	hub->bus = bus_open_system(hub->loop, &err);
+	if (!hub->bus)
+		return err;
+	hub->bluez = bluez_new(hub->loop, hub->bus, hub->cfg, hub->plugins, &reading_sink, hub);
+	if (!hub->bluez)
+		return -ENOMEM;
+	hub->agent = agent_new(hub->loop, hub->bus, hub->bluez, NULL, hub);
+	if (!hub->agent)
+		return -ENOMEM;
+	hub->control = control_new(hub->bus, hub->bluez, hub->agent, NULL, hub, &err);
+	if (!hub->control)
+		return err;
+
 	hub->watchdog_ms = sd_watchdog_usec() / 2000;
 	if (hub->watchdog_ms) {
 		hub->watchdog_id =
@@ -113,6 +148,11 @@ static int hub_start(struct hub *hub)
 
 static void hub_stop(struct hub *hub)
 {
+	control_free(hub->control);
+	agent_free(hub->agent);
+	/* Drivers are removed before their plugins are unloaded. */
+	bluez_free(hub->bluez);
+	bus_free(hub->bus);
 	plugin_set_free(hub->plugins);
 	loop_free(hub->loop);
 	config_free(hub->cfg);

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import unittest
 
-from varded_harness import VARDED, SOURCE_DIR, VALGRIND, Varded, write_config
+from varded_harness import VARDED, SOURCE_DIR, VALGRIND, PrivateBus, Varded, write_config
 
 
 def check_config(path):
@@ -64,12 +64,16 @@ class Lifecycle(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
         self.config = write_config(self.dir.name)
+        self.bus = PrivateBus(emulator=True)
+        self.bus.start()
 
     def tearDown(self):
+        self.bus.stop()
         self.dir.cleanup()
 
     def test_ready_watchdog_reload_stop(self):
-        hub = Varded(self.config, env={"WATCHDOG_USEC": "200000"}, valgrind=VALGRIND)
+        hub = Varded(self.config, env={"WATCHDOG_USEC": "200000"}, valgrind=VALGRIND,
+                     bus=self.bus)
         try:
             ready = hub.wait_for("READY=1", timeout=30)
             self.assertIn("STATUS=hub gw-test running", ready)
@@ -97,7 +101,7 @@ class Lifecycle(unittest.TestCase):
 
     def test_missing_plugin_dir_is_loud_but_not_fatal(self):
         config = write_config(self.dir.name, plugin_dir="/nonexistent/plugins")
-        hub = Varded(config)
+        hub = Varded(config, bus=self.bus)
         try:
             hub.wait_for("READY=1", timeout=30)
         finally:
@@ -105,6 +109,14 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(code, 0, err)
         self.assertIn("plugin folder /nonexistent/plugins", err)
         self.assertIn("no device plugin is active", err)
+
+    def test_no_system_bus_is_a_clear_failure(self):
+        hub = Varded(self.config, env={"DBUS_SYSTEM_BUS_ADDRESS":
+                                       "unix:path=/nonexistent/bus_socket"})
+        hub.proc.wait(timeout=30)
+        code, err = hub.stop()
+        self.assertNotEqual(code, 0)
+        self.assertIn("cannot connect to the system bus", err)
 
 
 if __name__ == "__main__":

@@ -1,48 +1,99 @@
 # SPDX-License-Identifier: MIT
-"""Shared helpers for integration tests: start the real varded with a
-generated config, listen on its sd_notify socket, stop it."""
+"""Shared helpers for integration tests: a private bus with the BlueZ
+emulator, the real varded with a generated config, its sd_notify socket
+and its log lines as they come."""
 import os
+import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "emulator"))
+from private_bus import PrivateBus  # noqa: E402
+
 VARDED = os.environ.get("VARDED", "varded")
+VARDECTL = os.environ.get("VARDECTL", "vardectl")
 PLUGIN_DIR = os.environ.get("VARDE_PLUGIN_DIR", "")
+ECHO_PLUGIN_DIR = os.environ.get("VARDE_ECHO_PLUGIN_DIR", "")
 SOURCE_DIR = os.environ.get("VARDE_SOURCE_DIR", "")
+SCENARIOS = os.path.join(HERE, "..", "emulator", "scenarios")
 VALGRIND = os.environ.get("VARDE_VALGRIND") == "1"
 
 
-def write_config(dirname, extra="", plugin_dir=None):
+def write_config(dirname, extra="", plugin_dir=None, devices=""):
     path = os.path.join(dirname, "varded.conf")
     with open(path, "w") as f:
         f.write(
-            "[hub]\nid = gw-test\nstate_dir = %s\nplugin_dir = %s\n"
-            "[mqtt]\nhost = localhost\nport = 1883\n%s"
-            % (dirname, plugin_dir or PLUGIN_DIR, extra)
+            "[hub]\nid = gw-test\nstate_dir = %s\nplugin_dir = %s\nlog_level = debug\n"
+            "[mqtt]\nhost = localhost\nport = 1883\n%s\n%s"
+            % (dirname, plugin_dir or PLUGIN_DIR, extra, devices)
         )
     return path
 
 
 class Varded:
-    """A running varded with a notify socket of its own."""
+    """A running varded with a notify socket of its own and its log."""
 
-    def __init__(self, config, env=None, valgrind=False):
+    def __init__(self, config, env=None, valgrind=False, bus=None):
         self.tmp = tempfile.mkdtemp(prefix="varded-notify-")
         self.sock_path = os.path.join(self.tmp, "notify")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.sock_path)
         self.messages = []
+        self.lines = []
+        self.lock = threading.Condition()
         full_env = dict(os.environ)
         full_env.update(env or {})
         full_env["NOTIFY_SOCKET"] = self.sock_path
+        if bus is not None:
+            full_env["DBUS_SYSTEM_BUS_ADDRESS"] = bus.address
         cmd = [VARDED, "--config", config]
         if valgrind:
             cmd = ["valgrind", "--quiet", "--leak-check=full",
                    "--errors-for-leak-kinds=definite,indirect",
                    "--error-exitcode=99"] + cmd
         self.proc = subprocess.Popen(cmd, env=full_env, stderr=subprocess.PIPE, text=True)
+        self.reader = threading.Thread(target=self._read_log, daemon=True)
+        self.reader.start()
+
+    def _read_log(self):
+        for line in self.proc.stderr:
+            with self.lock:
+                self.lines.append(line.rstrip("\n"))
+                self.lock.notify_all()
+            if os.environ.get("VARDE_TEST_VERBOSE"):
+                sys.stderr.write("  varded| " + line)
+
+    def log_text(self):
+        with self.lock:
+            return "\n".join(self.lines)
+
+    def wait_log(self, pattern, timeout=15.0, start=0):
+        """Waits for a log line matching `pattern` (a regex) at index >= start;
+        returns (index, match)."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                for i in range(start, len(self.lines)):
+                    m = rx.search(self.lines[i])
+                    if m:
+                        return i, m
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self.reader.is_alive()):
+                    raise AssertionError("no log line /%s/ from varded (exit %s):\n%s"
+                                         % (pattern, self.proc.poll(), "\n".join(self.lines)))
+                self.lock.wait(min(left, 0.2))
+
+    def count_log(self, pattern):
+        rx = re.compile(pattern)
+        with self.lock:
+            return sum(1 for line in self.lines if rx.search(line))
 
     def wait_for(self, text, timeout=10.0):
         """Waits for a notify datagram containing `text`."""
@@ -59,8 +110,8 @@ class Varded:
                 pass
             if self.proc.poll() is not None and not self.messages:
                 break
-        raise AssertionError("no '%s' from varded (exit %s): %s"
-                             % (text, self.proc.poll(), self.messages))
+        raise AssertionError("no '%s' from varded (exit %s): %s\n%s"
+                             % (text, self.proc.poll(), self.messages, self.log_text()))
 
     def signal(self, signo):
         self.proc.send_signal(signo)
@@ -69,11 +120,29 @@ class Varded:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            _, err = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, err = self.proc.communicate()
+            self.proc.wait()
+        self.reader.join(5)
         self.sock.close()
         os.unlink(self.sock_path)
         os.rmdir(self.tmp)
-        return self.proc.returncode, err
+        return self.proc.returncode, self.log_text()
+
+
+def emulator(bus):
+    """The emulator's control interface (dbus-python proxy)."""
+    import dbus
+    conn = dbus.bus.BusConnection(bus.address)
+    obj = conn.get_object("org.varde.Emulator", "/org/varde/Emulator")
+    return dbus.Interface(obj, "org.varde.Emulator1")
+
+
+def wait_until(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
