@@ -567,7 +567,10 @@ static void device_prop(const char *key, DBusMessageIter *value, void *user_data
 	}
 }
 
-static void add_device(struct bluez *bz, const char *path, DBusMessageIter *props)
+/* `update`: act on the device's state now. Not while synchronising: its
+ * services and characteristics are added after all devices, and binding a
+ * connected device before them would find no service to bind. */
+static void add_device(struct bluez *bz, const char *path, DBusMessageIter *props, bool update)
 {
 	struct bdev *d = find_dev_by_path(bz, path);
 	bool is_new = !d;
@@ -596,7 +599,8 @@ static void add_device(struct bluez *bz, const char *path, DBusMessageIter *prop
 		bz->devices = d;
 		log_info("device %s (%s) is known to bluetoothd", d->address, d->name);
 	}
-	device_update(d);
+	if (update)
+		device_update(d);
 }
 
 struct svc_props {
@@ -711,12 +715,12 @@ static void add_chr(struct bluez *bz, const char *path, DBusMessageIter *props)
 	d->chars = c;
 }
 
-/* Interfaces of one object, in the order the dict gives them. Devices come
- * first in GetManagedObjects' handling, see sync_reply(). */
+/* Objects are added in two passes, devices first: services and
+ * characteristics attach to their device. */
 enum object_pass { PASS_DEVICES, PASS_GATT };
 
 static void add_object(struct bluez *bz, const char *path, DBusMessageIter *ifaces,
-		       enum object_pass pass)
+		       enum object_pass pass, bool update)
 {
 	DBusMessageIter entries;
 
@@ -731,7 +735,7 @@ static void add_object(struct bluez *bz, const char *path, DBusMessageIter *ifac
 		if (pass == PASS_DEVICES && strcmp(iface, IFACE_ADAPTER) == 0 && !bz->adapter_path)
 			bz->adapter_path = strdup(path);
 		else if (pass == PASS_DEVICES && strcmp(iface, IFACE_DEVICE) == 0)
-			add_device(bz, path, &entry);
+			add_device(bz, path, &entry, update);
 		else if (pass == PASS_GATT && strcmp(iface, IFACE_SERVICE) == 0)
 			add_service(bz, path, &entry);
 		else if (pass == PASS_GATT && strcmp(iface, IFACE_CHAR) == 0)
@@ -920,7 +924,7 @@ static void sync_reply(DBusMessage *reply, void *user_data)
 			dbus_message_iter_recurse(&objects, &entry);
 			dbus_message_iter_get_basic(&entry, &path);
 			dbus_message_iter_next(&entry);
-			add_object(bz, path, &entry, pass);
+			add_object(bz, path, &entry, pass, false);
 			dbus_message_iter_next(&objects);
 		}
 	}
@@ -991,8 +995,8 @@ static DBusHandlerResult on_signal(DBusConnection *conn, DBusMessage *msg, void 
 
 		dbus_message_iter_get_basic(&iter, &path);
 		dbus_message_iter_next(&iter);
-		add_object(bz, path, &iter, PASS_DEVICES);
-		add_object(bz, path, &iter, PASS_GATT);
+		add_object(bz, path, &iter, PASS_DEVICES, true);
+		add_object(bz, path, &iter, PASS_GATT, true);
 	} else if (dbus_message_is_signal(msg, IFACE_OM, "InterfacesRemoved") &&
 		   dbus_message_iter_init(msg, &iter)) {
 		const char *path;

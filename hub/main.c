@@ -5,6 +5,7 @@
  * file that does not validate is refused and the running one kept.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,8 +20,13 @@
 #include "device.h"
 #include "log.h"
 #include "loop.h"
+#include "ingest.h"
+#include "pipeline.h"
 #include "plugin_loader.h"
 #include "sd_notify.h"
+#include "status.h"
+#include "store.h"
+#include "uplink.h"
 
 #define DEFAULT_CONFIG VARDE_SYSCONF_DIR "/varded.conf"
 
@@ -29,26 +35,120 @@ struct hub {
 	struct config *cfg;
 	struct loop *loop;
 	struct plugin_set *plugins;
+	struct store *store;
+	struct pipeline *pipeline;
+	struct ingest *ingest;
+	struct uplink *uplink;
 	struct bus *bus;
 	struct bluez *bluez;
 	struct agent *agent;
 	struct control *control;
+	struct status *status;
 	uint64_t watchdog_ms;
 	int watchdog_id;
 };
 
-/* Until the pipeline takes readings over: log them. */
-static int log_reading(struct varde_device *dev, const struct varde_reading *r, void *user_data)
+/* ---- the outbox as the uplink reads it ----------------------------------- */
+
+static int outbox_next(void *data, int64_t after_id, struct outbox_msg *out)
 {
-	(void)user_data;
-	log_info("reading from %s: metric %u unit %u value %de%d special %u status 0x%x "
-		 "components %zu",
-		 device_identity(dev)->address, r->metric, r->unit, r->value.mantissa,
-		 r->value.exponent, r->value.special, r->status, r->n_components);
-	return 0;
+	struct store_outbox_row row;
+	int r = store_outbox_next(data, after_id, &row);
+
+	if (r > 0) {
+		out->id = row.id;
+		out->topic = row.topic;
+		out->payload = row.payload;
+		out->len = row.len;
+	}
+	return r;
 }
 
-static const struct device_sink reading_sink = {.submit = log_reading};
+static void outbox_acked(void *data, int64_t id)
+{
+	store_outbox_remove(data, id);
+}
+
+static const struct uplink_outbox store_outbox = {outbox_next, outbox_acked};
+
+static void on_store_event(struct store *store, enum store_event event, void *user_data)
+{
+	struct hub *hub = user_data;
+
+	(void)store;
+	/* Only now are the batch's messages durable: hand them to the broker. */
+	if (event == STORE_EVENT_DURABLE && hub->uplink)
+		uplink_kick(hub->uplink);
+	if (hub->status)
+		status_changed(hub->status);
+}
+
+static void publish_status(const char *json, void *user_data)
+{
+	struct hub *hub = user_data;
+
+	if (hub->uplink)
+		uplink_set_retained(hub->uplink, UPLINK_STATUS, json);
+}
+
+static char *control_status(void *user_data)
+{
+	return status_json(((struct hub *)user_data)->status);
+}
+
+static void on_pairing_needed(const char *address, void *user_data)
+{
+	struct hub *hub = user_data;
+
+	pipeline_event(hub->pipeline, "pairing-needed", address,
+		       "the device asks for a passkey: vardectl pair ADDRESS PASSKEY");
+	status_pairing_needed(hub->status, address);
+}
+
+static struct status_sources status_sources(struct hub *hub)
+{
+	struct status_sources src = {
+		.cfg = hub->cfg,
+		.plugins = hub->plugins,
+		.bluez = hub->bluez,
+		.store = hub->store,
+		.uplink = hub->uplink,
+		.ingest = hub->ingest,
+		.pipeline = hub->pipeline,
+	};
+
+	return src;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether a reload changes how the hub talks to the broker. */
+static bool mqtt_changed(const struct config *a, const struct config *b)
+{
+	return !same_text(a->hub.id, b->hub.id) || !same_text(a->mqtt.host, b->mqtt.host) ||
+	       a->mqtt.port != b->mqtt.port || !same_text(a->mqtt.tls_ca, b->mqtt.tls_ca) ||
+	       !same_text(a->mqtt.tls_cert, b->mqtt.tls_cert) ||
+	       !same_text(a->mqtt.tls_key, b->mqtt.tls_key) ||
+	       !same_text(a->mqtt.username, b->mqtt.username) ||
+	       !same_text(a->mqtt.password, b->mqtt.password) ||
+	       !same_text(a->mqtt.topic_prefix, b->mqtt.topic_prefix) ||
+	       a->mqtt.keepalive != b->mqtt.keepalive;
+}
+
+static int start_uplink(struct hub *hub)
+{
+	int err;
+
+	hub->uplink = uplink_new(hub->loop, hub->cfg, &store_outbox, hub->store, pipeline_message,
+				 hub->pipeline, &err);
+	if (!hub->uplink)
+		return err;
+	pipeline_set_uplink(hub->pipeline, hub->uplink);
+	return 0;
+}
 
 static void usage(FILE *out)
 {
@@ -84,9 +184,26 @@ static void on_reload(struct loop *loop, int signo, void *user_data)
 		log_err("%s: not reloaded, the running configuration stays in force",
 			hub->config_path);
 	} else {
-		bluez_set_config(hub->bluez, cfg);
-		config_free(hub->cfg);
+		struct config *old = hub->cfg;
+		bool restart_uplink = mqtt_changed(old, cfg);
+		struct status_sources src;
+
 		hub->cfg = cfg;
+		bluez_set_config(hub->bluez, cfg);
+		ingest_set_config(hub->ingest, cfg);
+		pipeline_set_config(hub->pipeline, cfg);
+		if (restart_uplink) {
+			pipeline_set_uplink(hub->pipeline, NULL);
+			uplink_free(hub->uplink);
+			hub->uplink = NULL;
+			if (start_uplink(hub) < 0)
+				log_err("MQTT settings refused: nothing is sent until fixed");
+		} else {
+			uplink_set_config(hub->uplink, cfg);
+		}
+		src = status_sources(hub);
+		status_set_sources(hub->status, &src);
+		config_free(old);
 		log_set_max_level(cfg->hub.log_level);
 		log_notice("%s: configuration reloaded", hub->config_path);
 	}
@@ -123,18 +240,41 @@ static int hub_start(struct hub *hub)
 	if (active <= 0)
 		log_warn("no device plugin is active: no device can be read");
 
+	hub->store = store_open(hub->loop, hub->cfg->hub.state_dir,
+				(unsigned int)hub->cfg->store.max_outbox, &err);
+	if (!hub->store)
+		return err;
+	hub->pipeline = pipeline_new(hub->loop, hub->cfg, hub->store);
+	hub->ingest = ingest_new(hub->cfg, hub->store, pipeline_record, hub->pipeline);
+	if (!hub->pipeline || !hub->ingest)
+		return -ENOMEM;
+	err = start_uplink(hub);
+	if (err < 0)
+		return err;
+
 	hub->bus = bus_open_system(hub->loop, &err);
 	if (!hub->bus)
 		return err;
-	hub->bluez = bluez_new(hub->loop, hub->bus, hub->cfg, hub->plugins, &reading_sink, hub);
+	hub->bluez =
+		bluez_new(hub->loop, hub->bus, hub->cfg, hub->plugins, ingest_sink(), hub->ingest);
 	if (!hub->bluez)
 		return -ENOMEM;
-	hub->agent = agent_new(hub->loop, hub->bus, hub->bluez, NULL, hub);
+	hub->agent = agent_new(hub->loop, hub->bus, hub->bluez, on_pairing_needed, hub);
 	if (!hub->agent)
 		return -ENOMEM;
-	hub->control = control_new(hub->bus, hub->bluez, hub->agent, NULL, hub, &err);
+	hub->control = control_new(hub->bus, hub->bluez, hub->agent, control_status, hub, &err);
 	if (!hub->control)
 		return err;
+
+	{
+		struct status_sources src = status_sources(hub);
+
+		hub->status = status_new(hub->loop, &src, publish_status, hub);
+	}
+	if (!hub->status)
+		return -ENOMEM;
+	store_set_event_func(hub->store, on_store_event, hub, NULL);
+	status_changed(hub->status);
 
 	hub->watchdog_ms = sd_watchdog_usec() / 2000;
 	if (hub->watchdog_ms) {
@@ -148,12 +288,18 @@ static int hub_start(struct hub *hub)
 
 static void hub_stop(struct hub *hub)
 {
+	status_free(hub->status);
 	control_free(hub->control);
 	agent_free(hub->agent);
 	/* Drivers are removed before their plugins are unloaded. */
 	bluez_free(hub->bluez);
 	bus_free(hub->bus);
 	plugin_set_free(hub->plugins);
+	uplink_free(hub->uplink);
+	ingest_free(hub->ingest);
+	pipeline_free(hub->pipeline);
+	/* Last: it commits what the others left. */
+	store_free(hub->store);
 	loop_free(hub->loop);
 	config_free(hub->cfg);
 }

@@ -21,6 +21,10 @@
 struct varde_plugin_ctx {
 	char *path;
 	char *name;
+	/* The checked file, open while the plugin is loaded: dlopen() goes
+	 * through /proc/self/fd/N, and glibc takes a name it already has
+	 * loaded for the same object, so N must stay unique. */
+	int fd;
 	void *handle;
 	const struct varde_plugin *desc;
 	enum plugin_state state;
@@ -46,10 +50,20 @@ struct plugin_set *plugin_set_new(const struct varde_host *host)
 	return set;
 }
 
-static void ctx_free(struct varde_plugin_ctx *ctx)
+static void unload(struct varde_plugin_ctx *ctx)
 {
 	if (ctx->handle)
 		dlclose(ctx->handle);
+	ctx->handle = NULL;
+	ctx->desc = NULL;
+	if (ctx->fd >= 0)
+		close(ctx->fd);
+	ctx->fd = -1;
+}
+
+static void ctx_free(struct varde_plugin_ctx *ctx)
+{
+	unload(ctx);
 	free(ctx->driver_uuids);
 	free(ctx->path);
 	free(ctx->name);
@@ -90,11 +104,8 @@ static int refuse(struct varde_plugin_ctx *ctx, int err, const char *fmt, ...)
 	ctx->state = err == -ECANCELED ? PLUGIN_QUARANTINED : PLUGIN_REFUSED;
 	log_err("plugin %s: %s: %s", ctx->path, err == -ECANCELED ? "quarantined" : "refused",
 		ctx->reason);
-	if (ctx->handle && ctx->state == PLUGIN_REFUSED) {
-		dlclose(ctx->handle);
-		ctx->handle = NULL;
-		ctx->desc = NULL;
-	}
+	if (ctx->state == PLUGIN_REFUSED)
+		unload(ctx);
 	return err;
 }
 
@@ -282,14 +293,12 @@ static int load_checked(struct plugin_set *set, struct varde_plugin_ctx *ctx,
 	fd = open(ctx->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return refuse(ctx, -errno, "cannot open: %s", strerror(errno));
+	ctx->fd = fd;
 	err = check_file(ctx, fd);
-	if (err < 0) {
-		close(fd);
+	if (err < 0)
 		return err;
-	}
 	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
 	ctx->handle = dlopen(fd_path, RTLD_NOW | RTLD_LOCAL);
-	close(fd);
 	if (!ctx->handle)
 		return refuse(ctx, -ENOEXEC, "dlopen: %s", dlerror());
 	err = find_descriptor(ctx);
@@ -324,6 +333,7 @@ int plugin_set_load_file(struct plugin_set *set, const char *path, const struct 
 
 	if (!ctx)
 		return -ENOMEM;
+	ctx->fd = -1;
 	ctx->path = strdup(path);
 	ctx->name = strdup(base ? base + 1 : path);
 	if (!ctx->path || !ctx->name || add_ctx(set, ctx) < 0) {
@@ -331,12 +341,9 @@ int plugin_set_load_file(struct plugin_set *set, const char *path, const struct 
 		return -ENOMEM;
 	}
 	err = load_checked(set, ctx, cfg);
-	if (err == -ECANCELED && ctx->handle) {
-		/* Quarantined: nothing of it runs again; unload its code. */
-		dlclose(ctx->handle);
-		ctx->handle = NULL;
-		ctx->desc = NULL;
-	}
+	/* Quarantined: nothing of it runs again; unload its code. */
+	if (err == -ECANCELED)
+		unload(ctx);
 	return err;
 }
 

@@ -14,7 +14,8 @@
 #include <varde/plugin.h>
 
 #define RECORD_MAX_COMPONENTS 16
-#define RECORD_ID_MAX 96
+/* hub id (64) + address (12) + identity (64) + separators */
+#define RECORD_ID_MAX 160
 #define RECORD_NAME_MAX 65 /* ids (hub, patient, plugin) are at most 64 bytes */
 
 enum record_flags {
@@ -37,9 +38,9 @@ struct record {
 	char plugin[RECORD_NAME_MAX];
 
 	uint32_t metric; /* enum varde_metric */
-	uint32_t unit;	 /* enum varde_unit, as the device reported */
+	uint32_t unit; /* enum varde_unit, as the device reported */
 	struct varde_value value;
-	uint32_t status;	/* enum varde_status */
+	uint32_t status; /* enum varde_status */
 	uint32_t reading_flags; /* enum varde_reading_flags */
 	uint32_t user_id;
 	uint32_t sequence;
@@ -48,9 +49,9 @@ struct record {
 	uint32_t n_components;
 	struct varde_component components[RECORD_MAX_COMPONENTS];
 
-	int64_t effective_ms;	    /* when measured: UTC, ms since the epoch */
+	int64_t effective_ms; /* when measured: UTC, ms since the epoch */
 	int32_t effective_offset_s; /* the hub zone's UTC offset at that instant */
-	int64_t received_ms;	    /* when the hub received it */
+	int64_t received_ms; /* when the hub received it */
 	int32_t received_offset_s;
 	uint32_t flags; /* enum record_flags */
 };

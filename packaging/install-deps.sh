@@ -8,7 +8,7 @@ build-essential cmake pkg-config clang libclang-rt-14-dev
 libdbus-1-dev libbluetooth-dev libmosquitto-dev libjansson-dev libsqlite3-dev
 libcmocka-dev
 dbus mosquitto mosquitto-clients openssl valgrind
-python3 python3-dbus python3-gi python3-dbusmock
+python3 python3-dbus python3-gi python3-dbusmock python3-paho-mqtt
 "
 
 missing=""

@@ -266,6 +266,11 @@ enum varde_reading_flags {
 	VARDE_READING_STORED = 1u << 3, /* downloaded from device memory */
 };
 
+/* The user id a multi-user device reports for "unknown user" (Blood
+ * Pressure and Weight Scale use 0xFF). Submit it with
+ * VARDE_READING_HAS_USER: the hub then never guesses the patient. */
+#define VARDE_USER_UNKNOWN 255u
+
 /*
  * One reading. For a compound reading (VARDE_METRIC_BLOOD_PRESSURE) `value`
  * must be left zero and the parts are in `components`. Context that belongs
@@ -281,6 +286,7 @@ struct varde_reading {
 	struct varde_datetime time;
 	uint32_t user_id; /* device user index (multi-user devices) */
 	uint32_t sequence; /* the device's record number */
+	uint32_t site; /* enum varde_site */
 	const struct varde_component *components;
 	size_t n_components;
 	void *reserved[4];

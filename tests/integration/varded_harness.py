@@ -25,13 +25,14 @@ SCENARIOS = os.path.join(HERE, "..", "emulator", "scenarios")
 VALGRIND = os.environ.get("VARDE_VALGRIND") == "1"
 
 
-def write_config(dirname, extra="", plugin_dir=None, devices=""):
+def write_config(dirname, extra="", plugin_dir=None, devices="", hub_extra=""):
     path = os.path.join(dirname, "varded.conf")
     with open(path, "w") as f:
         f.write(
-            "[hub]\nid = gw-test\nstate_dir = %s\nplugin_dir = %s\nlog_level = debug\n"
-            "[mqtt]\nhost = localhost\nport = 1883\n%s\n%s"
-            % (dirname, plugin_dir or PLUGIN_DIR, extra, devices)
+            "[hub]\nid = gw-test\nstate_dir = %s\nplugin_dir = %s\nlog_level = debug\n%s%s\n%s"
+            % (dirname, plugin_dir or PLUGIN_DIR, hub_extra,
+               extra if "[mqtt]" in extra else "[mqtt]\nhost = localhost\nport = 1883\n" + extra,
+               devices)
         )
     return path
 
@@ -146,3 +147,129 @@ def wait_until(predicate, timeout=10.0, what="condition"):
             return
         time.sleep(0.05)
     raise AssertionError("timed out waiting for " + what)
+
+
+class Broker:
+    """A real mosquitto on a loopback port of its own, optionally with TLS
+    (a CA, server and client certificates made here with openssl), with
+    persistence so that a restart keeps sessions and queued messages."""
+
+    def __init__(self, tls=False):
+        self.dir = tempfile.mkdtemp(prefix="varde-broker-")
+        self.tls = tls
+        self.port = free_port()
+        self.proc = None
+        if tls:
+            self.make_certificates()
+        conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(conf, "w") as f:
+            if os.geteuid() == 0:
+                f.write("user root\n")
+            f.write("persistence true\npersistence_location %s/\n" % self.dir)
+            f.write("log_dest stderr\nlog_type error\nlog_type warning\n")
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % self.port)
+            if tls:
+                f.write("cafile %s/ca.pem\ncertfile %s/server.pem\nkeyfile %s/server.key\n"
+                        "require_certificate true\nuse_identity_as_username true\n"
+                        % (self.dir, self.dir, self.dir))
+        self.conf = conf
+        self.start()
+
+    def make_certificates(self):
+        def ssl(*args):
+            subprocess.run(["openssl"] + list(args), cwd=self.dir, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=varde test CA", "-keyout", "ca.key", "-out", "ca.pem")
+        for name, cn in (("server", "localhost"), ("client", "gw-test")):
+            ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + cn,
+                "-keyout", name + ".key", "-out", name + ".csr")
+            ext = os.path.join(self.dir, name + ".ext")
+            with open(ext, "w") as f:
+                f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n" if name == "server"
+                        else "extendedKeyUsage=clientAuth\n")
+            ssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", name + ".pem")
+
+    def start(self):
+        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_until(self.listening, timeout=10, what="mosquitto listening")
+
+    def listening(self):
+        s = socket.socket()
+        try:
+            s.connect(("127.0.0.1", self.port))
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    def close(self):
+        self.stop()
+        subprocess.run(["rm", "-rf", self.dir])
+
+    def config(self):
+        text = "[mqtt]\nhost = %s\nport = %d\nkeepalive = 5\n" % (
+            "localhost" if self.tls else "127.0.0.1", self.port)
+        if self.tls:
+            text += ("tls_ca = %s/ca.pem\ntls_cert = %s/client.pem\ntls_key = %s/client.key\n"
+                     % (self.dir, self.dir, self.dir))
+        return text
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Subscriber:
+    """A paho client with a persistent session that keeps every message."""
+
+    def __init__(self, broker, topic="varde/v1/#"):
+        import paho.mqtt.client as mqtt
+        self.messages = []
+        self.lock = threading.Condition()
+        self.client = mqtt.Client(client_id="test-nurse-%d" % os.getpid(), clean_session=False)
+        if broker.tls:
+            self.client.tls_set(ca_certs=broker.dir + "/ca.pem",
+                                certfile=broker.dir + "/client.pem",
+                                keyfile=broker.dir + "/client.key")
+        self.client.on_message = self.on_message
+        self.client.on_connect = lambda c, u, f, rc: c.subscribe(topic, qos=1)
+        self.client.connect("localhost" if broker.tls else "127.0.0.1", broker.port, 5)
+        self.client.loop_start()
+
+    def on_message(self, client, userdata, msg):
+        with self.lock:
+            self.messages.append((msg.topic, msg.payload.decode(), msg.retain))
+            self.lock.notify_all()
+
+    def wait(self, suffix, count=1, timeout=20.0, predicate=None):
+        """Waits for `count` messages on topics ending with `suffix`."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                got = [p for t, p, _ in self.messages if t.endswith(suffix)
+                       and (predicate is None or predicate(p))]
+                if len(got) >= count:
+                    return got
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("%d/%d messages on %s: %s" % (
+                        len(got), count, suffix, self.messages[-10:]))
+                self.lock.wait(min(left, 0.2))
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()

@@ -82,6 +82,21 @@ static void test_drivers_matched_by_service_uuid(void **state)
 	assert_int_equal(matches, 1);
 }
 
+static void test_two_plugins_are_two_plugins(void **state)
+{
+	struct plugin_info info;
+
+	(void)state;
+	/* Loaded one after the other through the same descriptor number. */
+	assert_int_equal(plugin_set_load_file(set, FAKE("good"), NULL), 0);
+	assert_int_equal(plugin_set_load_file(set, ECHO_PLUGIN, NULL), 0);
+	assert_true(plugin_set_info(set, 0, &info));
+	assert_string_equal(info.name, "fake");
+	assert_true(plugin_set_info(set, 1, &info));
+	assert_string_equal(info.name, "echo");
+	assert_int_equal(info.state, PLUGIN_ACTIVE);
+}
+
 static void test_exit_called_on_unload(void **state)
 {
 	(void)state;
@@ -206,6 +221,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_drivers_matched_by_service_uuid, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_two_plugins_are_two_plugins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_called_on_unload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writable_file_and_symlink_refused, setup,
