@@ -15,8 +15,8 @@ struct control {
 	struct bus *bus;
 	struct bluez *bz;
 	struct agent *agent;
-	control_status_func status;
-	void *user_data;
+	const struct control_ops *ops;
+	void *data;
 };
 
 static void reply(struct control *ctl, DBusMessage *msg, DBusMessage *answer)
@@ -57,18 +57,31 @@ static DBusMessage *do_pair(struct control *ctl, DBusMessage *msg)
 	return dbus_message_new_method_return(msg);
 }
 
-static DBusMessage *do_status(struct control *ctl, DBusMessage *msg)
+/* A reply carrying one JSON document, which it frees. */
+static DBusMessage *json_reply(DBusMessage *msg, char *json)
 {
-	char *json = ctl->status ? ctl->status(ctl->user_data) : NULL;
 	DBusMessage *answer;
 
 	if (!json)
-		return error(msg, "org.varde.Error.Failed", "No status");
+		return error(msg, "org.varde.Error.Failed", "Not available");
 	answer = dbus_message_new_method_return(msg);
 	if (answer)
 		dbus_message_append_args(answer, DBUS_TYPE_STRING, &json, DBUS_TYPE_INVALID);
 	free(json);
 	return answer;
+}
+
+static DBusMessage *do_history(struct control *ctl, DBusMessage *msg)
+{
+	const char *patient;
+	uint32_t n;
+
+	if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &patient, DBUS_TYPE_UINT32, &n,
+				   DBUS_TYPE_INVALID))
+		return error(msg, DBUS_ERROR_INVALID_ARGS, "Expected (s patient, u count)");
+	if (n == 0 || n > 1000)
+		n = 1000;
+	return json_reply(msg, ctl->ops->history(ctl->data, *patient ? patient : NULL, n));
 }
 
 static DBusHandlerResult control_message(DBusConnection *conn, DBusMessage *msg, void *user_data)
@@ -79,14 +92,20 @@ static DBusHandlerResult control_message(DBusConnection *conn, DBusMessage *msg,
 	if (dbus_message_is_method_call(msg, CONTROL_IFACE, "Pair"))
 		reply(ctl, msg, do_pair(ctl, msg));
 	else if (dbus_message_is_method_call(msg, CONTROL_IFACE, "GetStatus"))
-		reply(ctl, msg, do_status(ctl, msg));
+		reply(ctl, msg, json_reply(msg, ctl->ops->status(ctl->data)));
+	else if (dbus_message_is_method_call(msg, CONTROL_IFACE, "GetDevices"))
+		reply(ctl, msg, json_reply(msg, ctl->ops->devices(ctl->data)));
+	else if (dbus_message_is_method_call(msg, CONTROL_IFACE, "GetHistory"))
+		reply(ctl, msg, do_history(ctl, msg));
+	else if (dbus_message_is_method_call(msg, CONTROL_IFACE, "GetRules"))
+		reply(ctl, msg, json_reply(msg, ctl->ops->rules(ctl->data)));
 	else
 		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 	return DBUS_HANDLER_RESULT_HANDLED;
 }
 
 struct control *control_new(struct bus *bus, struct bluez *bz, struct agent *agent,
-			    control_status_func status, void *user_data, int *err)
+			    const struct control_ops *ops, void *data, int *err)
 {
 	static const DBusObjectPathVTable vtable = {.message_function = control_message};
 	struct control *ctl = calloc(1, sizeof(*ctl));
@@ -100,8 +119,8 @@ struct control *control_new(struct bus *bus, struct bluez *bz, struct agent *age
 	ctl->bus = bus;
 	ctl->bz = bz;
 	ctl->agent = agent;
-	ctl->status = status;
-	ctl->user_data = user_data;
+	ctl->ops = ops;
+	ctl->data = data;
 	if (!dbus_connection_register_object_path(bus_conn(bus), CONTROL_PATH, &vtable, ctl)) {
 		free(ctl);
 		*err = -ENOMEM;
@@ -130,4 +149,15 @@ void control_free(struct control *ctl)
 		return;
 	dbus_connection_unregister_object_path(bus_conn(ctl->bus), CONTROL_PATH);
 	free(ctl);
+}
+
+void control_emit(struct control *ctl, const char *name, const char *json)
+{
+	DBusMessage *signal = dbus_message_new_signal(CONTROL_PATH, CONTROL_IFACE, name);
+
+	if (!signal)
+		return;
+	if (dbus_message_append_args(signal, DBUS_TYPE_STRING, &json, DBUS_TYPE_INVALID))
+		bus_send(ctl->bus, signal);
+	dbus_message_unref(signal);
 }

@@ -7,7 +7,13 @@
  *
  *   Pair(s address, u passkey)   give the passkey a device asks for, and
  *                                start pairing if bluetoothd has not asked
- *   GetStatus() -> s             the status document as JSON
+ *   GetStatus() -> s             the status document (JSON)
+ *   GetDevices() -> s            bound devices with patient, last reading,
+ *                                battery, clock offset (JSON array)
+ *   GetHistory(s patient, u n) -> s   the last n readings ("" = everyone)
+ *   GetRules() -> s              the active rule set's state (JSON)
+ *   signal Reading(s json)       every record as it is accepted
+ *   signal Alert(s json)         every alert transition
  */
 #ifndef VARDE_CONTROL_H
 #define VARDE_CONTROL_H
@@ -21,11 +27,19 @@ struct bus;
 #define CONTROL_PATH "/org/varde/Hub"
 #define CONTROL_IFACE "org.varde.Hub1"
 
-/* Returns a malloc'd JSON status document. */
-typedef char *(*control_status_func)(void *user_data);
+/* What the control interface reports; each returns malloc'd JSON or NULL. */
+struct control_ops {
+	char *(*status)(void *data);
+	char *(*devices)(void *data);
+	char *(*history)(void *data, const char *patient, unsigned int n);
+	char *(*rules)(void *data);
+};
 
 struct control *control_new(struct bus *bus, struct bluez *bz, struct agent *agent,
-			    control_status_func status, void *user_data, int *err);
+			    const struct control_ops *ops, void *data, int *err);
 void control_free(struct control *ctl);
+
+/* Emits signal `name` ("Reading", "Alert") with `json`. */
+void control_emit(struct control *ctl, const char *name, const char *json);
 
 #endif /* VARDE_CONTROL_H */

@@ -91,9 +91,40 @@ static void publish_status(const char *json, void *user_data)
 		uplink_set_retained(hub->uplink, UPLINK_STATUS, json);
 }
 
-static char *control_status(void *user_data)
+static char *control_status(void *data)
 {
-	return status_json(((struct hub *)user_data)->status);
+	return status_json(((struct hub *)data)->status);
+}
+
+static char *control_devices(void *data)
+{
+	return status_devices_json(((struct hub *)data)->status);
+}
+
+static char *control_history(void *data, const char *patient, unsigned int n)
+{
+	return status_history_json(((struct hub *)data)->status, patient, n);
+}
+
+static char *control_rules(void *data)
+{
+	return status_rules_json(((struct hub *)data)->status);
+}
+
+static const struct control_ops control_ops = {
+	.status = control_status,
+	.devices = control_devices,
+	.history = control_history,
+	.rules = control_rules,
+};
+
+/* Live readings and alerts for vardectl watch. */
+static void watch(const char *kind, const char *json, void *data)
+{
+	struct hub *hub = data;
+
+	if (hub->control)
+		control_emit(hub->control, strcmp(kind, "alert") == 0 ? "Alert" : "Reading", json);
 }
 
 static void on_pairing_needed(const char *address, void *user_data)
@@ -262,9 +293,10 @@ static int hub_start(struct hub *hub)
 	hub->agent = agent_new(hub->loop, hub->bus, hub->bluez, on_pairing_needed, hub);
 	if (!hub->agent)
 		return -ENOMEM;
-	hub->control = control_new(hub->bus, hub->bluez, hub->agent, control_status, hub, &err);
+	hub->control = control_new(hub->bus, hub->bluez, hub->agent, &control_ops, hub, &err);
 	if (!hub->control)
 		return err;
+	pipeline_set_watch(hub->pipeline, watch, hub);
 
 	{
 		struct status_sources src = status_sources(hub);

@@ -24,6 +24,12 @@
 #define RULESET_KEY "rules.ruleset"
 #define RULESET_FILE_MAX (1u << 20)
 #define TOPIC_MAX 256
+#define LAST_DEVICES 64 /* devices whose last reading is remembered */
+
+struct device_last {
+	char address[18];
+	struct pipeline_last last;
+};
 
 struct pipeline {
 	struct loop *loop;
@@ -34,6 +40,10 @@ struct pipeline {
 	int save_defer;
 	int rules_timer;
 	char *rules_state_json; /* the last rules/state answer */
+	pipeline_watch_func watch;
+	void *watch_data;
+	struct device_last last[LAST_DEVICES];
+	unsigned int n_last;
 };
 
 static int64_t now_utc_ms(void)
@@ -168,8 +178,11 @@ static void emit_alert(const struct alert *a, void *user_data)
 
 	log_notice("alert %s %s for %s (%s): %s", a->id, alert_state_name(a->state), a->patient,
 		   alert_severity_name(a->severity), a->reason_en);
-	if (json)
+	if (json) {
 		outbox(p, STORE_KIND_ALERT, "alert", json);
+		if (p->watch)
+			p->watch("alert", json, p->watch_data);
+	}
 	free(json);
 	if (a->state == ALERT_ACKNOWLEDGED) {
 		char detail[ALERT_ID_MAX + RECORD_NAME_MAX + 8];
@@ -278,12 +291,58 @@ static void quarantine_event(struct pipeline *p, const struct record *r, const c
 	queue_event(p, event);
 }
 
+static struct pipeline_last *last_of(struct pipeline *p, const char *address)
+{
+	for (unsigned int i = 0; i < p->n_last; i++)
+		if (strcmp(p->last[i].address, address) == 0)
+			return &p->last[i].last;
+	if (p->n_last == LAST_DEVICES)
+		return NULL;
+	snprintf(p->last[p->n_last].address, sizeof(p->last[0].address), "%s", address);
+	return &p->last[p->n_last++].last;
+}
+
+/* The last reading of the device and the live view. */
+static void observe(struct pipeline *p, const struct record *r)
+{
+	struct pipeline_last *last = last_of(p, r->device_address);
+	const char *metric = metric_lookup(r->metric)->name;
+	char value[STORE_TEXT_MAX], when[40];
+	json_t *summary;
+	char *json;
+
+	value_text(r, value, sizeof(value));
+	if (last && r->effective_ms >= last->time_ms) {
+		last->time_ms = r->effective_ms;
+		/* A display line: cut to fit on purpose. */
+		snprintf(last->text, sizeof(last->text), "%.40s %.110s", metric, value);
+		if (r->metric == VARDE_METRIC_BATTERY_LEVEL)
+			last->has_battery = metric_canonical(r->metric, r->unit, &r->value,
+							     &last->battery) == 0;
+	}
+	if (!p->watch)
+		return;
+	time_format_iso(r->effective_ms, r->effective_offset_s, when, sizeof(when));
+	summary = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b}", "time", when,
+			    "patient", r->patient, "device", r->device_address, "device_name",
+			    r->device_name, "metric", metric, "value", value, "quarantined",
+			    (r->flags & RECORD_QUARANTINED) != 0, "time_from_receipt",
+			    (r->flags & RECORD_TIME_FROM_RECEIPT) != 0, "flagged",
+			    (r->status & VARDE_STATUS_QUALITY_MASK) != 0);
+	json = summary ? json_dumps(summary, JSON_COMPACT) : NULL;
+	json_decref(summary);
+	if (json)
+		p->watch("reading", json, p->watch_data);
+	free(json);
+}
+
 void pipeline_record(const struct record *r, void *pipeline)
 {
 	struct pipeline *p = pipeline;
 	char *json;
 
 	add_history(p, r);
+	observe(p, r);
 	if (r->flags & RECORD_QUARANTINED) {
 		quarantine_event(p, r, "quarantined-reading");
 		return;
@@ -500,6 +559,25 @@ void pipeline_set_uplink(struct pipeline *p, struct uplink *up)
 	p->uplink = up;
 	if (up && p->rules_state_json)
 		uplink_set_retained(up, UPLINK_RULES_STATE, p->rules_state_json);
+}
+
+void pipeline_set_watch(struct pipeline *p, pipeline_watch_func cb, void *user_data)
+{
+	p->watch = cb;
+	p->watch_data = user_data;
+}
+
+void pipeline_device_last(const struct pipeline *p, const char *address, struct pipeline_last *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned int i = 0; i < p->n_last; i++)
+		if (strcmp(p->last[i].address, address) == 0)
+			*out = p->last[i].last;
+}
+
+const char *pipeline_rules_state(const struct pipeline *p)
+{
+	return p->rules_state_json;
 }
 
 const char *pipeline_rules_version(const struct pipeline *p)

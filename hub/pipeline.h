@@ -24,7 +24,9 @@
 #ifndef VARDE_PIPELINE_H
 #define VARDE_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "record.h"
 
@@ -50,5 +52,22 @@ void pipeline_event(struct pipeline *p, const char *type, const char *device, co
 
 /* The active rule set's version, or NULL. */
 const char *pipeline_rules_version(const struct pipeline *p);
+/* The last rules/state answer (JSON), or NULL. */
+const char *pipeline_rules_state(const struct pipeline *p);
+
+/* Live view for an installer or nurse (vardectl watch): every record and
+ * alert transition as a one-line JSON summary, `kind` "reading" or
+ * "alert". */
+typedef void (*pipeline_watch_func)(const char *kind, const char *json, void *user_data);
+void pipeline_set_watch(struct pipeline *p, pipeline_watch_func cb, void *user_data);
+
+/* The last reading of a device, for vardectl devices. */
+struct pipeline_last {
+	int64_t time_ms; /* 0: none yet */
+	char text[160]; /* "spo2 94 %" */
+	bool has_battery;
+	double battery; /* % */
+};
+void pipeline_device_last(const struct pipeline *p, const char *address, struct pipeline_last *out);
 
 #endif /* VARDE_PIPELINE_H */

@@ -128,6 +128,7 @@ static json_t *store_part(struct store *store)
 
 struct devices_ctx {
 	const struct config *cfg;
+	const struct pipeline *pipeline;
 	json_t *array;
 	uint64_t now;
 };
@@ -160,12 +161,27 @@ static void add_device(const struct bluez_device_info *info, void *user_data)
 			: json_null());
 	json_object_set_new(dev, "clock_offset_s",
 			    info->clock_known ? json_integer(info->clock_offset_s) : json_null());
+	if (ctx->pipeline) {
+		struct pipeline_last last;
+		char when[40];
+
+		pipeline_device_last(ctx->pipeline, info->address, &last);
+		json_object_set_new(dev, "last_reading",
+				    last.time_ms ? json_string(last.text) : json_null());
+		json_object_set_new(
+			dev, "last_reading_time",
+			last.time_ms && time_format_iso(last.time_ms, 0, when, sizeof(when)) == 0
+				? json_string(when)
+				: json_null());
+		json_object_set_new(dev, "battery",
+				    last.has_battery ? json_real(last.battery) : json_null());
+	}
 	json_array_append_new(ctx->array, dev);
 }
 
 static json_t *bluetooth_part(const struct status_sources *src, json_t **devices)
 {
-	struct devices_ctx ctx = {src->cfg, json_array(), loop_now_ms()};
+	struct devices_ctx ctx = {src->cfg, src->pipeline, json_array(), loop_now_ms()};
 	struct bluez_stats s;
 
 	*devices = ctx.array;
@@ -233,4 +249,50 @@ char *status_json(struct status *st)
 	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(doc);
 	return text;
+}
+
+static char *dump(json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(doc);
+	return text;
+}
+
+char *status_devices_json(struct status *st)
+{
+	json_t *devices, *bt = bluetooth_part(&st->src, &devices);
+
+	json_decref(bt);
+	return dump(devices);
+}
+
+static void add_history(const struct store_history *h, void *user_data)
+{
+	char when[40] = "";
+
+	time_format_iso(h->effective_ms, 0, when, sizeof(when));
+	json_array_append_new(user_data,
+			      json_pack("{s:s, s:s, s:s, s:s, s:s}", "time", when, "patient",
+					h->patient, "metric", h->metric, "value", h->value,
+					"observation", h->observation_id));
+}
+
+char *status_history_json(struct status *st, const char *patient, unsigned int n)
+{
+	json_t *list = json_array();
+
+	if (!st->src.store ||
+	    store_history_recent(st->src.store, patient, n, add_history, list) < 0) {
+		json_decref(list);
+		return NULL;
+	}
+	return dump(list);
+}
+
+char *status_rules_json(struct status *st)
+{
+	const char *state = st->src.pipeline ? pipeline_rules_state(st->src.pipeline) : NULL;
+
+	return strdup(state ? state : "{\"state\":\"none\"}");
 }

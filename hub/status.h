@@ -9,7 +9,8 @@
  *    "bluetooth": {"bluetoothd", "known", "connected", "drivers",
  *                  "ignored_devices", "notifications"},
  *    "devices": [{"address", "name", "patients", "connected", "paired",
- *                 "last_seen_s_ago", "clock_offset_s"}],
+ *                 "last_seen_s_ago", "clock_offset_s", "last_reading",
+ *                 "last_reading_time", "battery"}],
  *    "plugins": [{"name", "state", "reason"}],
  *    "readings": {"accepted", "duplicates", "quarantined", "rejected"},
  *    "rules": {"version"}, "pairing_needed": [ADDRESS...]}
@@ -57,5 +58,12 @@ void status_pairing_needed(struct status *st, const char *address);
 
 /* The document now, malloc'd JSON. */
 char *status_json(struct status *st);
+
+/* For vardectl (malloc'd JSON): the bound devices with their patients,
+ * last reading, battery and clock offset; the last `n` readings of
+ * `patient` (NULL: everyone) from the store; the rule set's state. */
+char *status_devices_json(struct status *st);
+char *status_history_json(struct status *st, const char *patient, unsigned int n);
+char *status_rules_json(struct status *st);
 
 #endif /* VARDE_STATUS_H */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <varde/ieee11073.h>
 #include <varde/plugin.h>
 
 #include "bls_decode.h"
@@ -20,10 +21,10 @@
 #define BPM_UUID "2A35"
 #define BPF_UUID "2A49"
 
-/* A malformed frame is logged with this many leading bytes in hex: enough
- * for the flags and the fields a vendor gets wrong, short enough for syslog. */
-#define HEX_BYTES 24
-#define HEX_BUF (HEX_BYTES * 2 + sizeof("..."))
+/* A bad frame is logged with its first 24 bytes in hex (varde_hex() cuts
+ * the rest to "..."): enough for the flags and the fields a vendor gets
+ * wrong, short enough for syslog. */
+#define HEX_BUF (24 * 2 + sizeof("..."))
 
 struct bls_device {
 	unsigned int malformed; /* frames dropped because they did not decode */
@@ -32,18 +33,6 @@ struct bls_device {
 
 static struct varde_plugin_ctx *plugin_ctx;
 static const struct varde_host *host;
-
-static void hex_prefix(const uint8_t *data, size_t len, char *buf, size_t size)
-{
-	size_t n = len < HEX_BYTES ? len : HEX_BYTES;
-	size_t pos = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < n && pos < size; i++)
-		pos += (size_t)snprintf(buf + pos, size - pos, "%02x", data[i]);
-	if (len > n && pos < size)
-		snprintf(buf + pos, size - pos, "...");
-}
 
 static void measurement_notify(struct varde_device *dev, const uint8_t *data, size_t len,
 			       void *user_data)
@@ -57,11 +46,23 @@ static void measurement_notify(struct varde_device *dev, const uint8_t *data, si
 		char hex[HEX_BUF];
 
 		bdev->malformed++;
-		hex_prefix(data, len, hex, sizeof(hex));
+		varde_hex(data, len, hex, sizeof(hex));
 		host->log(plugin_ctx, dev, VARDE_LOG_WARNING,
 			  "malformed Blood Pressure Measurement dropped (%zu bytes: %s), %u so far",
 			  len, hex, bdev->malformed);
 		return;
+	}
+
+	/* Kept without its time (plugins/common/timestamp.h): the hub stamps
+	 * it with the receive time and flags that. */
+	if (m.time_out_of_range) {
+		char hex[HEX_BUF];
+
+		varde_hex(data, len, hex, sizeof(hex));
+		host->log(plugin_ctx, dev, VARDE_LOG_WARNING,
+			  "Blood Pressure Measurement time stamp out of range (%zu bytes: %s): "
+			  "kept without device time",
+			  len, hex);
 	}
 
 	/* Known fields keep their place in a newer format: decode them, but
@@ -120,7 +121,7 @@ static void feature_read_done(struct varde_device *dev, int err, const uint8_t *
 	if (bls_decode_feature(data, len, &features) < 0) {
 		char hex[HEX_BUF];
 
-		hex_prefix(data, len, hex, sizeof(hex));
+		varde_hex(data, len, hex, sizeof(hex));
 		host->log(plugin_ctx, dev, VARDE_LOG_WARNING,
 			  "malformed Blood Pressure Feature (%zu bytes: %s)", len, hex);
 		return;

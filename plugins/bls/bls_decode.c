@@ -9,6 +9,7 @@
 #include <varde/ieee11073.h>
 
 #include "bls_decode.h"
+#include "timestamp.h"
 
 /* Blood Pressure Measurement Flags; bits 5..7 are reserved for future use. */
 #define BPM_FLAG_KPA 0x01
@@ -29,7 +30,7 @@
 #define BPM_PULSE_RANGE_ABOVE 1
 #define BPM_PULSE_RANGE_BELOW 2
 
-/* User ID 0xFF is the spec's "unknown user": no user to attribute to. */
+/* User ID 0xFF is the spec's "unknown user". */
 #define BPM_USER_UNKNOWN 0xFF
 
 static uint32_t map_status(uint16_t raw)
@@ -63,6 +64,7 @@ int bls_decode_measurement(const uint8_t *data, size_t len, struct bls_measureme
 	struct varde_cursor c = varde_cursor_init(data, len);
 	struct varde_reading common = VARDE_READING_INIT;
 	struct varde_value sys, dia, map, pulse = {0};
+	bool time_ok = true;
 	uint32_t unit;
 	uint8_t flags;
 
@@ -73,16 +75,13 @@ int bls_decode_measurement(const uint8_t *data, size_t len, struct bls_measureme
 		return -EBADMSG;
 	unit = (flags & BPM_FLAG_KPA) ? VARDE_UNIT_KPA : VARDE_UNIT_MMHG;
 
-	/*
-	 * A time stamp that is not a valid Date Time is a malformed frame, not
-	 * a reading without time: the frame may be a stored record, and
-	 * stamping it with the receive time would put it at the wrong time
-	 * (see README.md).
-	 */
 	if (flags & BPM_FLAG_TIME) {
-		if (!varde_get_datetime(&c, &common.time))
+		if (!timestamp_get(&c, &common.time, &time_ok))
 			return -EBADMSG;
-		common.flags |= VARDE_READING_HAS_TIME;
+		if (time_ok)
+			common.flags |= VARDE_READING_HAS_TIME;
+		else
+			common.status |= VARDE_STATUS_DEVICE_CLOCK_NOT_SET;
 	}
 	if ((flags & BPM_FLAG_PULSE) && !varde_get_sfloat(&c, &pulse))
 		return -EBADMSG;
@@ -91,17 +90,18 @@ int bls_decode_measurement(const uint8_t *data, size_t len, struct bls_measureme
 
 		if (!varde_get_u8(&c, &user))
 			return -EBADMSG;
-		if (user != BPM_USER_UNKNOWN) {
-			common.user_id = user;
-			common.flags |= VARDE_READING_HAS_USER;
-		}
+		/* "Unknown user" is passed on as such: the hub then
+		 * quarantines the reading rather than giving it to the
+		 * device's default patient. */
+		common.user_id = user == BPM_USER_UNKNOWN ? VARDE_USER_UNKNOWN : user;
+		common.flags |= VARDE_READING_HAS_USER;
 	}
 	if (flags & BPM_FLAG_STATUS) {
 		uint16_t raw;
 
 		if (!varde_get_le16(&c, &raw))
 			return -EBADMSG;
-		common.status = map_status(raw);
+		common.status |= map_status(raw);
 	}
 
 	out->components[BLS_SYSTOLIC] = (struct varde_component){
@@ -128,6 +128,7 @@ int bls_decode_measurement(const uint8_t *data, size_t len, struct bls_measureme
 
 	out->flags = flags;
 	out->trailing = varde_cursor_left(&c);
+	out->time_out_of_range = !time_ok;
 	return 0;
 }
 

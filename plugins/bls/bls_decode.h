@@ -10,6 +10,7 @@
 #ifndef VARDE_BLS_DECODE_H
 #define VARDE_BLS_DECODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,13 +41,16 @@ struct bls_measurement {
 	struct varde_component components[BLS_N_COMPONENTS];
 	uint8_t flags; /* the Flags field as received, reserved bits included */
 	size_t trailing; /* octets after the last field the flags announce */
+	/* The time stamp had a field out of range: the readings carry no time
+	 * and VARDE_STATUS_DEVICE_CLOCK_NOT_SET (plugins/common/timestamp.h). */
+	bool time_out_of_range;
 };
 
 /*
  * Decodes a Blood Pressure Measurement. Returns 0, or -EBADMSG when the
- * frame is shorter than its flags announce or its time stamp is not a valid
- * Date Time; `out->n_readings` is then 0. Octets after the announced fields
- * are counted in `out->trailing` and otherwise ignored (see README.md).
+ * frame is shorter than its flags announce; `out->n_readings` is then 0.
+ * Octets after the announced fields are counted in `out->trailing` and
+ * otherwise ignored (see README.md).
  */
 int bls_decode_measurement(const uint8_t *data, size_t len, struct bls_measurement *out);
 

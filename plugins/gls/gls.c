@@ -16,18 +16,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <varde/ieee11073.h>
 #include <varde/plugin.h>
 
 #include "gls_decode.h"
 #include "gls_quirks.h"
 #include "gls_racp.h"
-#include "hex.h"
 
 #define UUID_SERVICE "1808"
 #define UUID_MEASUREMENT "2A18"
 #define UUID_CONTEXT "2A34"
 #define UUID_RACP "2A52"
 #define CURSOR_KEY "last_seq"
+
+/* A bad frame is logged with its first 24 bytes in hex (varde_hex() cuts
+ * the rest to "..."). */
+#define HEX_BUF (24 * 2 + sizeof("..."))
 
 static struct varde_plugin_ctx *plugin_ctx;
 static const struct varde_host *host;
@@ -42,9 +46,9 @@ struct gls_dev {
 
 static void bad_frame(struct gls_dev *gd, const char *what, const uint8_t *data, size_t len)
 {
-	char hex[HEX_LOG_SIZE];
+	char hex[HEX_BUF];
 
-	hex_log(data, len, hex);
+	varde_hex(data, len, hex, sizeof(hex));
 	gd->bad_frames++;
 	host->log(plugin_ctx, gd->dev, VARDE_LOG_WARNING,
 		  "malformed %s (%zu bytes: %s), dropped; %u bad frames so far", what, len, hex,
@@ -166,10 +170,23 @@ static void measurement_notify(struct varde_device *dev, const uint8_t *data, si
 	struct gls_dev *gd = user_data;
 	struct gls_measurement m;
 
-	(void)dev;
 	if (gls_measurement_decode(data, len, &m) < 0) {
 		bad_frame(gd, "glucose measurement", data, len);
 		return;
+	}
+	/* Kept without its time (plugins/common/timestamp.h): the hub stamps
+	 * it with the receive time and flags that. */
+	if (!m.has_time) {
+		char hex[HEX_BUF];
+
+		varde_hex(data, len, hex, sizeof(hex));
+		host->log(plugin_ctx, dev, VARDE_LOG_WARNING,
+			  "glucose record %u: %s (%zu bytes: %s): kept without device time",
+			  m.sequence,
+			  m.time_out_of_range
+				  ? "time stamp out of range"
+				  : "time offset on an unknown date or beyond the calendar",
+			  len, hex);
 	}
 	gls_racp_measurement(gd->racp, &m);
 }
@@ -387,7 +404,7 @@ VARDE_PLUGIN_DEFINE = {
 	.abi_minor = VARDE_PLUGIN_ABI_MINOR,
 	.size = sizeof(struct varde_plugin),
 	.name = "gls",
-	.version = "1.0.0",
+	.version = VARDE_PLUGIN_VERSION,
 	.vendor = "varde",
 	.description = "Bluetooth Glucose Service (0x1808) with stored-record download",
 	.init = gls_init,

@@ -9,21 +9,7 @@
 #include <varde/ieee11073.h>
 
 #include "gls_decode.h"
-
-/*
- * A Date Time with a field out of range is still 7 bytes of the frame: skip
- * it and report no time, so that the glucose value is not lost for a clock
- * fault. Only a frame too short for the field is malformed.
- */
-static bool get_base_time(struct varde_cursor *c, struct varde_datetime *t, bool *valid)
-{
-	if (varde_get_datetime(c, t)) {
-		*valid = true;
-		return true;
-	}
-	*valid = false;
-	return varde_skip(c, 7);
-}
+#include "timestamp.h"
 
 int gls_measurement_decode(const uint8_t *data, size_t len, struct gls_measurement *out)
 {
@@ -35,7 +21,7 @@ int gls_measurement_decode(const uint8_t *data, size_t len, struct gls_measureme
 
 	memset(&m, 0, sizeof(m));
 	if (!varde_get_u8(&c, &m.flags) || !varde_get_le16(&c, &m.sequence) ||
-	    !get_base_time(&c, &m.time, &time_ok))
+	    !timestamp_get(&c, &m.time, &time_ok))
 		return -EBADMSG;
 	if ((m.flags & GLS_MEAS_TIME_OFFSET) && !varde_get_le16(&c, &offset))
 		return -EBADMSG;
@@ -51,6 +37,7 @@ int gls_measurement_decode(const uint8_t *data, size_t len, struct gls_measureme
 	}
 	if ((m.flags & GLS_MEAS_STATUS) && !varde_get_le16(&c, &m.annunciation))
 		return -EBADMSG;
+	m.time_out_of_range = !time_ok;
 
 	/* An offset moves a complete date; with an unknown date (year, month
 	 * or day 0) the corrected time cannot be known. */
@@ -143,6 +130,22 @@ uint32_t gls_metric_from_type(uint8_t type)
 	if (type >= sizeof(metrics) / sizeof(metrics[0]))
 		return VARDE_METRIC_NONE;
 	return metrics[type];
+}
+
+uint32_t gls_site_from_location(uint8_t location)
+{
+	/* Sample Location codes; 0, 5..14 are reserved, 15 is "not
+	 * available". */
+	static const uint32_t sites[] = {
+		[1] = VARDE_SITE_FINGER,
+		[2] = VARDE_SITE_ALTERNATE, /* alternate site test (AST) */
+		[3] = VARDE_SITE_EARLOBE,
+		[4] = VARDE_SITE_NONE, /* control solution: no body site */
+	};
+
+	if (location >= sizeof(sites) / sizeof(sites[0]))
+		return VARDE_SITE_NONE;
+	return sites[location];
 }
 
 /*
@@ -246,11 +249,18 @@ int gls_reading_build(const struct gls_measurement *m, const struct gls_context 
 	 * the status bit says what the number means. */
 	r->value = m->concentration;
 	r->status = status;
+	if (m->flags & GLS_MEAS_CONCENTRATION)
+		r->site = gls_site_from_location(m->location);
 	r->flags = VARDE_READING_HAS_SEQUENCE | (stored ? VARDE_READING_STORED : 0);
 	r->sequence = m->sequence;
+	/* A record keeps its value and sequence number when its time is not
+	 * usable: the hub stamps it with its receive time and flags that
+	 * (plugins/common/timestamp.h). */
 	if (m->has_time) {
 		r->flags |= VARDE_READING_HAS_TIME;
 		r->time = m->time;
+	} else {
+		r->status |= VARDE_STATUS_DEVICE_CLOCK_NOT_SET;
 	}
 	r->components = components;
 	if (ctx)

@@ -56,10 +56,12 @@ struct gls_measurement {
 	uint8_t flags;
 	uint16_t sequence;
 	/* Base time + time offset. has_time is false when the base time has a
-	 * field out of range, or has an unknown date while an offset must be
-	 * applied, or the offset leaves the calendar: such a record has no
-	 * time rather than a wrong one. */
+	 * field out of range (time_out_of_range), or has an unknown date while
+	 * an offset must be applied, or the offset leaves the calendar: such a
+	 * record has no time rather than a wrong one, and its reading carries
+	 * VARDE_STATUS_DEVICE_CLOCK_NOT_SET. */
 	bool has_time;
+	bool time_out_of_range;
 	struct varde_datetime time;
 	int16_t time_offset; /* minutes; 0 when absent */
 	/* GLS_MEAS_CONCENTRATION */
@@ -97,11 +99,18 @@ uint32_t gls_status_from_annunciation(uint16_t annunciation);
 /* The metric of a sample type; VARDE_METRIC_NONE for reserved types. */
 uint32_t gls_metric_from_type(uint8_t type);
 
+/* The site (enum varde_site) of a sample location; VARDE_SITE_NONE for
+ * "control solution" (the sample type says so), "not available" and
+ * reserved locations. */
+uint32_t gls_site_from_location(uint8_t location);
+
 /* Glucose reading + context components: at most this many components. */
 #define GLS_MAX_COMPONENTS 10
 
 /*
- * Builds the reading for a measurement and its context (ctx may be NULL).
+ * Builds the reading for a measurement and its context (ctx may be NULL),
+ * its site from the sample location and, without a usable time,
+ * VARDE_STATUS_DEVICE_CLOCK_NOT_SET instead of a time.
  * `components` must have room for GLS_MAX_COMPONENTS; the reading points
  * into it. Returns 0, or -ENODATA when the record carries nothing to
  * publish (no concentration, or a reserved sample type, and no result

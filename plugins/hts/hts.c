@@ -2,50 +2,42 @@
 /*
  * Health Thermometer Service (0x1809) driver. Subscribes to Temperature
  * Measurement and hands each measurement to the hub as a body temperature
- * reading. Intermediate Temperature is never subscribed: a value that is
- * still settling is not a measurement.
+ * reading with its measurement site. Intermediate Temperature is never
+ * subscribed: a value that is still settling is not a measurement.
  *
- * The measurement site (Temperature Type) is logged, not submitted: the
- * plugin ABI v1 has no field for a body site, and a component needs a
- * metric, which a site code is not.
+ * A thermometer that always measures at the same site may leave the
+ * Temperature Type field out of its measurements and offer the Temperature
+ * Type characteristic instead: it is read first, and Temperature
+ * Measurement subscribed only then, so that no measurement arrives before
+ * its site is known.
  */
 #include <errno.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <varde/ieee11073.h>
 #include <varde/plugin.h>
 
 #include "hts_decode.h"
 
 #define HTS_SERVICE_UUID "1809"
 #define HTM_UUID "2A1C"
+#define TEMPERATURE_TYPE_UUID "2A1D"
 
-/* A malformed frame is logged with this many leading bytes in hex: enough
- * for the flags and the fields a vendor gets wrong, short enough for syslog. */
-#define HEX_BYTES 24
-#define HEX_BUF (HEX_BYTES * 2 + sizeof("..."))
+/* A bad frame is logged with its first 24 bytes in hex (varde_hex() cuts
+ * the rest to "..."): enough for the flags and the fields a vendor gets
+ * wrong, short enough for syslog. */
+#define HEX_BUF (24 * 2 + sizeof("..."))
 
 struct hts_device {
 	unsigned int malformed; /* frames dropped because they did not decode */
 	bool extension_logged; /* newer-format frame already reported */
+	uint32_t fixed_site; /* from the Temperature Type characteristic */
 };
 
 static struct varde_plugin_ctx *plugin_ctx;
 static const struct varde_host *host;
-
-static void hex_prefix(const uint8_t *data, size_t len, char *buf, size_t size)
-{
-	size_t n = len < HEX_BYTES ? len : HEX_BYTES;
-	size_t pos = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < n && pos < size; i++)
-		pos += (size_t)snprintf(buf + pos, size - pos, "%02x", data[i]);
-	if (len > n && pos < size)
-		snprintf(buf + pos, size - pos, "...");
-}
 
 static void measurement_notify(struct varde_device *dev, const uint8_t *data, size_t len,
 			       void *user_data)
@@ -60,11 +52,23 @@ static void measurement_notify(struct varde_device *dev, const uint8_t *data, si
 		char hex[HEX_BUF];
 
 		hdev->malformed++;
-		hex_prefix(data, len, hex, sizeof(hex));
+		varde_hex(data, len, hex, sizeof(hex));
 		host->log(plugin_ctx, dev, VARDE_LOG_WARNING,
 			  "malformed Temperature Measurement dropped (%zu bytes: %s), %u so far",
 			  len, hex, hdev->malformed);
 		return;
+	}
+
+	/* Kept without its time (plugins/common/timestamp.h): the hub stamps
+	 * it with the receive time and flags that. */
+	if (m.time_out_of_range) {
+		char hex[HEX_BUF];
+
+		varde_hex(data, len, hex, sizeof(hex));
+		host->log(plugin_ctx, dev, VARDE_LOG_WARNING,
+			  "Temperature Measurement time stamp out of range (%zu bytes: %s): "
+			  "kept without device time",
+			  len, hex);
 	}
 
 	/* Known fields keep their place in a newer format: decode them, but
@@ -77,12 +81,13 @@ static void measurement_notify(struct varde_device *dev, const uint8_t *data, si
 			  m.flags, m.trailing);
 	}
 
-	if (m.has_site) {
-		const char *name = hts_site_name(m.site);
-
-		host->log(plugin_ctx, dev, VARDE_LOG_INFO, "temperature measured at site %u (%s)",
-			  m.site, name ? name : "reserved code");
-	}
+	/* The field wins over the characteristic: it is what the
+	 * thermometer says about this measurement. */
+	if (!m.has_type)
+		m.reading.site = hdev->fixed_site;
+	else if (m.reading.site == VARDE_SITE_NONE)
+		host->log(plugin_ctx, dev, VARDE_LOG_NOTICE,
+			  "reserved Temperature Type %u: temperature kept without a site", m.type);
 
 	err = host->submit(dev, &m.reading);
 	if (err < 0)
@@ -102,11 +107,47 @@ static void subscribe_done(struct varde_device *dev, int err, const uint8_t *dat
 			  "cannot enable Temperature Measurement indications: %s", strerror(-err));
 }
 
+static int subscribe_measurement(struct varde_device *dev)
+{
+	int id = host->subscribe(dev, HTM_UUID, measurement_notify, subscribe_done, NULL, NULL);
+
+	if (id < 0)
+		host->log(plugin_ctx, dev, VARDE_LOG_ERR,
+			  "cannot subscribe to Temperature Measurement: %s", strerror(-id));
+	return id < 0 ? id : 0;
+}
+
+static void type_read_done(struct varde_device *dev, int err, const uint8_t *data, size_t len,
+			   void *user_data)
+{
+	struct hts_device *hdev = host->get_data(dev);
+	uint8_t type;
+
+	(void)user_data;
+
+	if (err < 0) {
+		host->log(plugin_ctx, dev, VARDE_LOG_WARNING,
+			  "cannot read Temperature Type: %s; measurements without the field "
+			  "have no site",
+			  strerror(-err));
+	} else if (hts_decode_temperature_type(data, len, &type) < 0) {
+		host->log(plugin_ctx, dev, VARDE_LOG_WARNING,
+			  "empty Temperature Type: measurements without the field have no site");
+	} else {
+		hdev->fixed_site = hts_site_from_type(type);
+		host->log(plugin_ctx, dev,
+			  hdev->fixed_site == VARDE_SITE_NONE ? VARDE_LOG_NOTICE : VARDE_LOG_INFO,
+			  "Temperature Type %u%s", type,
+			  hdev->fixed_site == VARDE_SITE_NONE ? " (reserved): no site" : "");
+	}
+	subscribe_measurement(dev);
+}
+
 static int hts_probe(struct varde_device *dev)
 {
 	struct hts_device *hdev;
 	int props;
-	int id;
+	int err;
 
 	props = host->char_props(dev, HTM_UUID);
 	if (props < 0) {
@@ -120,15 +161,16 @@ static int hts_probe(struct varde_device *dev)
 		return -ENOMEM;
 	host->set_data(dev, hdev);
 
-	id = host->subscribe(dev, HTM_UUID, measurement_notify, subscribe_done, NULL, NULL);
-	if (id < 0) {
-		host->log(plugin_ctx, dev, VARDE_LOG_ERR,
-			  "cannot subscribe to Temperature Measurement: %s", strerror(-id));
+	props = host->char_props(dev, TEMPERATURE_TYPE_UUID);
+	if (props >= 0 && (props & VARDE_CHAR_READ) &&
+	    host->read(dev, TEMPERATURE_TYPE_UUID, type_read_done, NULL, NULL) >= 0)
+		return 0;
+	err = subscribe_measurement(dev);
+	if (err < 0) {
 		host->set_data(dev, NULL);
 		free(hdev);
-		return id;
 	}
-	return 0;
+	return err;
 }
 
 static void hts_remove(struct varde_device *dev)

@@ -9,6 +9,7 @@
 #include <varde/ieee11073.h>
 
 #include "hts_decode.h"
+#include "timestamp.h"
 
 /* Temperature Measurement Flags; bits 3..7 are reserved for future use. */
 #define HTM_FLAG_FAHRENHEIT 0x01
@@ -19,6 +20,7 @@ int hts_decode_measurement(const uint8_t *data, size_t len, struct hts_measureme
 {
 	struct varde_cursor c = varde_cursor_init(data, len);
 	struct varde_reading r = VARDE_READING_INIT;
+	bool time_ok = true;
 	uint8_t flags;
 
 	memset(out, 0, sizeof(*out));
@@ -28,44 +30,45 @@ int hts_decode_measurement(const uint8_t *data, size_t len, struct hts_measureme
 	r.metric = VARDE_METRIC_BODY_TEMPERATURE;
 	r.unit = (flags & HTM_FLAG_FAHRENHEIT) ? VARDE_UNIT_FAHRENHEIT : VARDE_UNIT_CELSIUS;
 
-	/*
-	 * A time stamp that is not a valid Date Time is a malformed frame, not
-	 * a reading without time: a stored measurement stamped with the
-	 * receive time would sit at the wrong time (see README.md).
-	 */
 	if (flags & HTM_FLAG_TIME) {
-		if (!varde_get_datetime(&c, &r.time))
+		if (!timestamp_get(&c, &r.time, &time_ok))
 			return -EBADMSG;
-		r.flags |= VARDE_READING_HAS_TIME;
+		if (time_ok)
+			r.flags |= VARDE_READING_HAS_TIME;
+		else
+			r.status |= VARDE_STATUS_DEVICE_CLOCK_NOT_SET;
 	}
 	/* A reserved site code does not make the temperature wrong: it is
-	 * passed on for the log like any other. */
+	 * kept, without a site. */
 	if (flags & HTM_FLAG_TYPE) {
-		if (!varde_get_u8(&c, &out->site))
+		if (!varde_get_u8(&c, &out->type))
 			return -EBADMSG;
-		out->has_site = true;
+		out->has_type = true;
+		r.site = hts_site_from_type(out->type);
 	}
 
 	out->reading = r;
 	out->flags = flags;
 	out->trailing = varde_cursor_left(&c);
+	out->time_out_of_range = !time_ok;
 	return 0;
 }
 
-const char *hts_site_name(uint8_t site)
+uint32_t hts_site_from_type(uint8_t type)
 {
 	/* Temperature Type codes; 0 and 10..255 are reserved. */
-	static const char *const names[] = {
-		[1] = "armpit",
-		[2] = "body (general)",
-		[3] = "ear",
-		[4] = "finger",
-		[5] = "gastrointestinal tract",
-		[6] = "mouth",
-		[7] = "rectum",
-		[8] = "toe",
-		[9] = "tympanum",
+	static const uint32_t sites[] = {
+		[1] = VARDE_SITE_ARMPIT, [2] = VARDE_SITE_BODY,	    [3] = VARDE_SITE_EAR,
+		[4] = VARDE_SITE_FINGER, [5] = VARDE_SITE_GI_TRACT, [6] = VARDE_SITE_MOUTH,
+		[7] = VARDE_SITE_RECTUM, [8] = VARDE_SITE_TOE,	    [9] = VARDE_SITE_TYMPANUM,
 	};
 
-	return site < sizeof(names) / sizeof(names[0]) ? names[site] : NULL;
+	return type < sizeof(sites) / sizeof(sites[0]) ? sites[type] : VARDE_SITE_NONE;
+}
+
+int hts_decode_temperature_type(const uint8_t *data, size_t len, uint8_t *type)
+{
+	struct varde_cursor c = varde_cursor_init(data, len);
+
+	return varde_get_u8(&c, type) ? 0 : -EBADMSG;
 }

@@ -21,28 +21,35 @@
 #define HTS_FLAGS_RESERVED 0xF8
 
 /*
- * One decoded Temperature Measurement. The measurement site (Temperature
- * Type) has no place in struct varde_reading, so it is returned beside it
- * for the driver to log.
+ * One decoded Temperature Measurement. The Temperature Type field, when
+ * present, is the reading's `site`; its code is also returned, so that the
+ * driver can report a reserved one.
  */
 struct hts_measurement {
 	struct varde_reading reading;
-	bool has_site;
-	uint8_t site; /* Temperature Type code, see hts_site_name() */
+	bool has_type;
+	uint8_t type; /* Temperature Type code as received */
 	uint8_t flags; /* the Flags field as received, reserved bits included */
 	size_t trailing; /* octets after the last field the flags announce */
+	/* The time stamp had a field out of range: the reading carries no time
+	 * and VARDE_STATUS_DEVICE_CLOCK_NOT_SET (plugins/common/timestamp.h). */
+	bool time_out_of_range;
 };
 
 /*
  * Decodes a Temperature Measurement. Returns 0, or -EBADMSG when the frame
- * is shorter than its flags announce or its time stamp is not a valid Date
- * Time. Octets after the announced fields are counted in `out->trailing`
- * and otherwise ignored (see README.md).
+ * is shorter than its flags announce. Octets after the announced fields are
+ * counted in `out->trailing` and otherwise ignored (see README.md).
  */
 int hts_decode_measurement(const uint8_t *data, size_t len, struct hts_measurement *out);
 
-/* The name of a Temperature Type code ("armpit" ...), or NULL for a code
- * the specification reserves. */
-const char *hts_site_name(uint8_t site);
+/* The measurement site (enum varde_site) of a Temperature Type code, or
+ * VARDE_SITE_NONE for a code the specification reserves. */
+uint32_t hts_site_from_type(uint8_t type);
+
+/* Decodes the Temperature Type characteristic (0x2A1D, uint8), the fixed
+ * site of a thermometer that leaves the field out of its measurements.
+ * 0 or -EBADMSG. */
+int hts_decode_temperature_type(const uint8_t *data, size_t len, uint8_t *type);
 
 #endif /* VARDE_HTS_DECODE_H */

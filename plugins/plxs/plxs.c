@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <varde/ieee11073.h>
 #include <varde/plugin.h>
 
-#include "hex.h"
 #include "plxs_decode.h"
 #include "racp.h"
 
@@ -33,6 +33,10 @@
 /* Inactivity limit of a stored-record download. */
 #define RACP_TIMEOUT_MS 30000
 #define CONTINUOUS_INTERVAL_MAX 86400
+
+/* A bad frame is logged with its first 24 bytes in hex (varde_hex() cuts
+ * the rest to "..."). */
+#define HEX_BUF (24 * 2 + sizeof("..."))
 
 static struct varde_plugin_ctx *plugin_ctx;
 static const struct varde_host *host;
@@ -67,9 +71,9 @@ static void advance(struct plxs_dev *pd);
 
 static void bad_frame(struct plxs_dev *pd, const char *what, const uint8_t *data, size_t len)
 {
-	char hex[HEX_LOG_SIZE];
+	char hex[HEX_BUF];
 
-	hex_log(data, len, hex);
+	varde_hex(data, len, hex, sizeof(hex));
 	pd->bad_frames++;
 	host->log(plugin_ctx, pd->dev, VARDE_LOG_WARNING,
 		  "malformed %s (%zu bytes: %s), dropped; %u bad frames so far", what, len, hex,
@@ -210,9 +214,20 @@ static void spot_notify(struct varde_device *dev, const uint8_t *data, size_t le
 	if (pd->racp == RACP_REQUESTED)
 		racp_timer_restart(pd);
 	n = plxs_spot_readings(&m, stored, r);
-	if (!n)
+	if (!n) {
 		host->log(plugin_ctx, dev, VARDE_LOG_NOTICE,
 			  "stored spot-check without a usable time: not published");
+	} else if (m.time_out_of_range) {
+		/* Kept without its time (plugins/common/timestamp.h): the hub
+		 * stamps it with the receive time and flags that. */
+		char hex[HEX_BUF];
+
+		varde_hex(data, len, hex, sizeof(hex));
+		host->log(plugin_ctx, dev, VARDE_LOG_WARNING,
+			  "spot-check time stamp out of range (%zu bytes: %s): kept without device "
+			  "time",
+			  len, hex);
+	}
 	submit_all(pd, r, n);
 }
 
@@ -411,7 +426,7 @@ VARDE_PLUGIN_DEFINE = {
 	.abi_minor = VARDE_PLUGIN_ABI_MINOR,
 	.size = sizeof(struct varde_plugin),
 	.name = "plxs",
-	.version = "1.0.0",
+	.version = VARDE_PLUGIN_VERSION,
 	.vendor = "varde",
 	.description = "Bluetooth Pulse Oximeter Service (0x1822) with stored spot-checks",
 	.init = plxs_init,

@@ -9,6 +9,7 @@
 #include <varde/ieee11073.h>
 
 #include "plxs_decode.h"
+#include "timestamp.h"
 
 static bool get_pair(struct varde_cursor *c, struct varde_value *spo2, struct varde_value *pr)
 {
@@ -24,11 +25,9 @@ int plxs_spot_decode(const uint8_t *data, size_t len, struct plxs_spot *out)
 	if (!varde_get_u8(&c, &m.flags) || !get_pair(&c, &m.spo2, &m.pulse_rate))
 		return -EBADMSG;
 	if (m.flags & PLXS_SPOT_TIMESTAMP) {
-		/* A field out of range is still 7 bytes of the frame: the
-		 * values stay, only the time is lost. */
-		m.has_time = varde_get_datetime(&c, &m.time);
-		if (!m.has_time && !varde_skip(&c, 7))
+		if (!timestamp_get(&c, &m.time, &m.has_time))
 			return -EBADMSG;
+		m.time_out_of_range = !m.has_time;
 	}
 	if ((m.flags & PLXS_SPOT_MEAS_STATUS) && !varde_get_le16(&c, &m.meas_status))
 		return -EBADMSG;
@@ -167,9 +166,10 @@ size_t plxs_spot_readings(const struct plxs_spot *m, bool stored,
 	uint32_t extra = 0;
 	uint32_t flags = 0;
 
-	/* A clock that is not set gives a time that is no time: the hub uses
-	 * its receive time and the status says so. */
-	if (m->flags & PLXS_SPOT_CLOCK_NOT_SET) {
+	/* A clock that is not set gives a time that is no time, and so does a
+	 * time stamp out of range: the hub uses its receive time and the
+	 * status says so (plugins/common/timestamp.h). */
+	if ((m->flags & PLXS_SPOT_CLOCK_NOT_SET) || m->time_out_of_range) {
 		extra |= VARDE_STATUS_DEVICE_CLOCK_NOT_SET;
 		time = NULL;
 	}

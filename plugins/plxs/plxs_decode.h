@@ -76,9 +76,10 @@ struct plxs_spot {
 	uint8_t flags;
 	struct varde_value spo2;
 	struct varde_value pulse_rate;
-	/* PLXS_SPOT_TIMESTAMP; has_time is false when a field is out of range
-	 * (no time rather than a wrong one). */
+	/* PLXS_SPOT_TIMESTAMP; has_time is false and time_out_of_range true
+	 * when a field is out of range (no time rather than a wrong one). */
 	bool has_time;
+	bool time_out_of_range;
 	struct varde_datetime time;
 	uint16_t meas_status;
 	uint32_t device_status;

@@ -7,10 +7,10 @@
  */
 #include <errno.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <varde/ieee11073.h>
 #include <varde/plugin.h>
 
 #include "wss_decode.h"
@@ -19,10 +19,10 @@
 #define WM_UUID "2A9D"
 #define WSF_UUID "2A9E"
 
-/* A malformed frame is logged with this many leading bytes in hex: enough
- * for the flags and the fields a vendor gets wrong, short enough for syslog. */
-#define HEX_BYTES 24
-#define HEX_BUF (HEX_BYTES * 2 + sizeof("..."))
+/* A bad frame is logged with its first 24 bytes in hex (varde_hex() cuts
+ * the rest to "..."): enough for the flags and the fields a vendor gets
+ * wrong, short enough for syslog. */
+#define HEX_BUF (24 * 2 + sizeof("..."))
 
 struct wss_device {
 	unsigned int malformed; /* frames dropped because they did not decode */
@@ -31,18 +31,6 @@ struct wss_device {
 
 static struct varde_plugin_ctx *plugin_ctx;
 static const struct varde_host *host;
-
-static void hex_prefix(const uint8_t *data, size_t len, char *buf, size_t size)
-{
-	size_t n = len < HEX_BYTES ? len : HEX_BYTES;
-	size_t pos = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < n && pos < size; i++)
-		pos += (size_t)snprintf(buf + pos, size - pos, "%02x", data[i]);
-	if (len > n && pos < size)
-		snprintf(buf + pos, size - pos, "...");
-}
 
 static void measurement_notify(struct varde_device *dev, const uint8_t *data, size_t len,
 			       void *user_data)
@@ -56,11 +44,23 @@ static void measurement_notify(struct varde_device *dev, const uint8_t *data, si
 		char hex[HEX_BUF];
 
 		wdev->malformed++;
-		hex_prefix(data, len, hex, sizeof(hex));
+		varde_hex(data, len, hex, sizeof(hex));
 		host->log(plugin_ctx, dev, VARDE_LOG_WARNING,
 			  "malformed Weight Measurement dropped (%zu bytes: %s), %u so far", len,
 			  hex, wdev->malformed);
 		return;
+	}
+
+	/* Kept without its time (plugins/common/timestamp.h): the hub stamps
+	 * it with the receive time and flags that. */
+	if (m.time_out_of_range) {
+		char hex[HEX_BUF];
+
+		varde_hex(data, len, hex, sizeof(hex));
+		host->log(plugin_ctx, dev, VARDE_LOG_WARNING,
+			  "Weight Measurement time stamp out of range (%zu bytes: %s): "
+			  "kept without device time",
+			  len, hex);
 	}
 
 	/* Known fields keep their place in a newer format: decode them, but
@@ -109,7 +109,7 @@ static void feature_read_done(struct varde_device *dev, int err, const uint8_t *
 	if (wss_decode_feature(data, len, &features) < 0) {
 		char hex[HEX_BUF];
 
-		hex_prefix(data, len, hex, sizeof(hex));
+		varde_hex(data, len, hex, sizeof(hex));
 		host->log(plugin_ctx, dev, VARDE_LOG_WARNING,
 			  "malformed Weight Scale Feature (%zu bytes: %s)", len, hex);
 		return;

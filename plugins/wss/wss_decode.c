@@ -15,6 +15,7 @@
 
 #include <varde/ieee11073.h>
 
+#include "timestamp.h"
 #include "wss_decode.h"
 
 /* Weight Measurement Flags; bits 4..7 are reserved for future use. */
@@ -26,7 +27,7 @@
 /* The spec's "Measurement Unsuccessful" weight: no number at all. */
 #define WM_WEIGHT_UNSUCCESSFUL 0xFFFF
 
-/* User ID 0xFF is the spec's "unknown user": no user to attribute to. */
+/* User ID 0xFF is the spec's "unknown user". */
 #define WM_USER_UNKNOWN 0xFF
 
 int wss_decode_measurement(const uint8_t *data, size_t len, struct wss_measurement *out)
@@ -34,6 +35,7 @@ int wss_decode_measurement(const uint8_t *data, size_t len, struct wss_measureme
 	struct varde_cursor c = varde_cursor_init(data, len);
 	struct varde_reading common = VARDE_READING_INIT;
 	uint16_t weight, bmi = 0, height = 0;
+	bool time_ok = true;
 	bool imperial;
 	uint8_t flags;
 
@@ -43,25 +45,24 @@ int wss_decode_measurement(const uint8_t *data, size_t len, struct wss_measureme
 		return -EBADMSG;
 	imperial = flags & WM_FLAG_IMPERIAL;
 
-	/*
-	 * A time stamp that is not a valid Date Time is a malformed frame, not
-	 * a reading without time: a stored measurement stamped with the
-	 * receive time would sit at the wrong time (see README.md).
-	 */
 	if (flags & WM_FLAG_TIME) {
-		if (!varde_get_datetime(&c, &common.time))
+		if (!timestamp_get(&c, &common.time, &time_ok))
 			return -EBADMSG;
-		common.flags |= VARDE_READING_HAS_TIME;
+		if (time_ok)
+			common.flags |= VARDE_READING_HAS_TIME;
+		else
+			common.status |= VARDE_STATUS_DEVICE_CLOCK_NOT_SET;
 	}
 	if (flags & WM_FLAG_USER) {
 		uint8_t user;
 
 		if (!varde_get_u8(&c, &user))
 			return -EBADMSG;
-		if (user != WM_USER_UNKNOWN) {
-			common.user_id = user;
-			common.flags |= VARDE_READING_HAS_USER;
-		}
+		/* "Unknown user" is passed on as such: the hub then
+		 * quarantines the reading rather than giving it to the
+		 * scale's default patient. */
+		common.user_id = user == WM_USER_UNKNOWN ? VARDE_USER_UNKNOWN : user;
+		common.flags |= VARDE_READING_HAS_USER;
 	}
 	if ((flags & WM_FLAG_BMI_HEIGHT) &&
 	    (!varde_get_le16(&c, &bmi) || !varde_get_le16(&c, &height)))
@@ -104,6 +105,7 @@ int wss_decode_measurement(const uint8_t *data, size_t len, struct wss_measureme
 
 	out->flags = flags;
 	out->trailing = varde_cursor_left(&c);
+	out->time_out_of_range = !time_ok;
 	return 0;
 }
 

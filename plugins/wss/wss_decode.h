@@ -8,6 +8,7 @@
 #ifndef VARDE_WSS_DECODE_H
 #define VARDE_WSS_DECODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,13 +28,16 @@ struct wss_measurement {
 	size_t n_readings;
 	uint8_t flags; /* the Flags field as received, reserved bits included */
 	size_t trailing; /* octets after the last field the flags announce */
+	/* The time stamp had a field out of range: the reading carries no time
+	 * and VARDE_STATUS_DEVICE_CLOCK_NOT_SET (plugins/common/timestamp.h). */
+	bool time_out_of_range;
 };
 
 /*
  * Decodes a Weight Measurement. Returns 0, or -EBADMSG when the frame is
- * shorter than its flags announce or its time stamp is not a valid Date
- * Time; `out->n_readings` is then 0. Octets after the announced fields are
- * counted in `out->trailing` and otherwise ignored (see README.md).
+ * shorter than its flags announce; `out->n_readings` is then 0. Octets
+ * after the announced fields are counted in `out->trailing` and otherwise
+ * ignored (see README.md).
  */
 int wss_decode_measurement(const uint8_t *data, size_t len, struct wss_measurement *out);
 

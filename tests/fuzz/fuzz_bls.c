@@ -32,6 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (m.readings[i].value.special != VARDE_VALUE_NUMBER &&
 			     (m.readings[i].value.mantissa || m.readings[i].value.exponent)))
 				abort();
+		/* A time stamp out of range: kept, without time, flagged. */
+		if (m.time_out_of_range !=
+			    !!(m.readings[0].status & VARDE_STATUS_DEVICE_CLOCK_NOT_SET) ||
+		    (m.time_out_of_range && (m.readings[0].flags & VARDE_READING_HAS_TIME)))
+			abort();
 		for (size_t i = 0; i < BLS_N_COMPONENTS; i++)
 			if (m.components[i].value.special != VARDE_VALUE_NUMBER &&
 			    (m.components[i].value.mantissa || m.components[i].value.exponent))

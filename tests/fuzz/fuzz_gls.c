@@ -25,7 +25,10 @@ static void build(const struct gls_measurement *m, const struct gls_context *x)
 	struct varde_reading r;
 
 	if (gls_reading_build(m, x, true, &r, comps) == 0 &&
-	    (r.n_components > GLS_MAX_COMPONENTS || r.metric == VARDE_METRIC_NONE))
+	    (r.n_components > GLS_MAX_COMPONENTS || r.metric == VARDE_METRIC_NONE ||
+	     /* no usable time: kept, without time, flagged */
+	     !!(r.flags & VARDE_READING_HAS_TIME) != m->has_time || r.site > VARDE_SITE_EARLOBE ||
+	     (!m->has_time && !(r.status & VARDE_STATUS_DEVICE_CLOCK_NOT_SET))))
 		abort();
 }
 

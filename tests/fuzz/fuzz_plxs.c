@@ -22,6 +22,10 @@ static void check(const struct varde_reading *r, size_t n)
 		/* A stored reading always has its device time. */
 		if ((r[i].flags & VARDE_READING_STORED) && !(r[i].flags & VARDE_READING_HAS_TIME))
 			abort();
+		/* A time that is no time is never passed on as one. */
+		if ((r[i].status & VARDE_STATUS_DEVICE_CLOCK_NOT_SET) &&
+		    (r[i].flags & VARDE_READING_HAS_TIME))
+			abort();
 	}
 }
 

@@ -33,6 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (m.readings[i].value.special == VARDE_VALUE_NUMBER &&
 			    m.readings[i].value.mantissa < 0)
 				abort();
+		/* A time stamp out of range: kept, without time, flagged. */
+		if (m.time_out_of_range !=
+			    !!(m.readings[0].status & VARDE_STATUS_DEVICE_CLOCK_NOT_SET) ||
+		    (m.time_out_of_range && (m.readings[0].flags & VARDE_READING_HAS_TIME)))
+			abort();
 	}
 
 	err = wss_decode_feature(data, size, &features);

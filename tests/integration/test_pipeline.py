@@ -149,6 +149,25 @@ class EndToEnd(Pipeline):
         self.assertEqual(doc["devices"][0]["patients"], [PATIENT])
 
 
+class Quarantine(Pipeline):
+    devices = "[device %s]\nuser.1 = %s\nuser.2 = %s\n" % (BPM, PATIENT, OTHER)
+
+    def test_unmapped_device_user_is_never_an_observation(self):
+        obs = self.observations(2)  # the stored reading is user 1
+        self.assertTrue(all(o["subject"]["reference"] == "Patient/" + PATIENT for o in obs))
+        self.notify(bpm_frame(140, 90, 107, when=(2025, 2, 1, 7, 0, 0), user=2))
+        self.notify(bpm_frame(150, 95, 113, when=(2025, 2, 1, 7, 5, 0), user=3))
+        self.notify(bpm_frame(155, 96, 115, when=(2025, 2, 1, 7, 6, 0), user=255))
+        events = [json.loads(p) for p in self.sub.wait(
+            "/event", 2, predicate=lambda p: "quarantined-reading" in p)]
+        self.assertEqual(sorted(e["device_user"] for e in events), [3, 255])
+        obs = self.observations(3)
+        self.assertEqual(obs[2]["subject"]["reference"], "Patient/" + OTHER)
+        time.sleep(1)
+        self.assertEqual(len(self.sub.wait("/observation", 3)), 3)
+        self.assertEqual(self.status()["readings"]["quarantined"], 2)
+
+
 class Outages(Pipeline):
     def test_broker_down_for_ten_seconds_loses_nothing(self):
         self.observations(2)

@@ -473,8 +473,8 @@ static void test_user_id(void **state)
 {
 	static const struct {
 		uint8_t user;
-		int has_user;
-	} cases[] = {{0x00, 1}, {0x01, 1}, {0x7F, 1}, {0xFE, 1}, {0xFF, 0}};
+		uint32_t user_id;
+	} cases[] = {{0x00, 0}, {0x01, 1}, {0x7F, 0x7F}, {0xFE, 0xFE}, {0xFF, VARDE_USER_UNKNOWN}};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -486,15 +486,11 @@ static void test_user_id(void **state)
 		f.user = cases[i].user;
 		len = bpm_encode(&f, buf);
 		decode_ok(buf, len, &m);
+		/* Every id is passed on, "unknown user" (0xFF) as such, so that
+		 * the hub quarantines it instead of guessing a patient. */
 		for (size_t r = 0; r < 2; r++) {
-			if (cases[i].has_user) {
-				assert_true(m.readings[r].flags & VARDE_READING_HAS_USER);
-				assert_int_equal(m.readings[r].user_id, cases[i].user);
-			} else {
-				/* "unknown user" is no user to attribute to */
-				assert_false(m.readings[r].flags & VARDE_READING_HAS_USER);
-				assert_int_equal(m.readings[r].user_id, 0);
-			}
+			assert_true(m.readings[r].flags & VARDE_READING_HAS_USER);
+			assert_int_equal(m.readings[r].user_id, cases[i].user_id);
 		}
 	}
 }
@@ -525,12 +521,14 @@ static void test_time_valid_edges(void **state)
 		f.seconds = t[i][4];
 		len = bpm_encode(&f, buf);
 		decode_ok(buf, len, &m);
+		assert_false(m.time_out_of_range);
 		assert_time(&m.readings[0], f.year, f.month, f.day, f.hours, f.minutes, f.seconds);
 		assert_time(&m.readings[1], f.year, f.month, f.day, f.hours, f.minutes, f.seconds);
 	}
 }
 
-/* A time stamp outside the Date Time ranges is a malformed frame. */
+/* A time stamp outside the Date Time ranges: the readings are kept, without
+ * time and flagged, and the fields after the time stamp are still read. */
 static void test_time_invalid(void **state)
 {
 	static const struct {
@@ -542,6 +540,7 @@ static void test_time_invalid(void **state)
 		{2023, 13, 1, 0, 0, 0}, {2023, 1, 32, 0, 0, 0},
 		{2023, 1, 1, 24, 0, 0}, {2023, 1, 1, 0, 60, 0},
 		{2023, 1, 1, 0, 0, 60}, {2023, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF},
+		{2023, 2, 29, 0, 0, 0}, {2024, 4, 31, 0, 0, 0},
 	};
 
 	(void)state;
@@ -558,8 +557,29 @@ static void test_time_invalid(void **state)
 		f.minutes = cases[i].minutes;
 		f.seconds = cases[i].seconds;
 		len = bpm_encode(&f, buf);
-		assert_int_equal(bls_decode_measurement(buf, len, &m), -EBADMSG);
-		assert_int_equal(m.n_readings, 0);
+		decode_ok(buf, len, &m);
+		assert_true(m.time_out_of_range);
+		assert_int_equal(m.n_readings, 2);
+		assert_int_equal(m.trailing, 0);
+		for (size_t r = 0; r < 2; r++) {
+			assert_false(m.readings[r].flags & VARDE_READING_HAS_TIME);
+			assert_int_equal(m.readings[r].status, VARDE_STATUS_DEVICE_CLOCK_NOT_SET);
+			assert_int_equal(m.readings[r].time.year, 0);
+			assert_int_equal(m.readings[r].time.month, 0);
+			assert_int_equal(m.readings[r].time.hours, 0);
+			assert_int_equal(m.readings[r].user_id, 3);
+		}
+		assert_value(&m.readings[1].value, VARDE_VALUE_NUMBER, 72, 0);
+
+		/* with Measurement Status too, both are kept */
+		f.flags |= FLAG_STATUS;
+		len = bpm_encode(&f, buf);
+		decode_ok(buf, len, &m);
+		assert_int_equal(m.readings[0].status, VARDE_STATUS_DEVICE_CLOCK_NOT_SET |
+							       VARDE_STATUS_BODY_MOVEMENT |
+							       VARDE_STATUS_IRREGULAR_PULSE |
+							       VARDE_STATUS_PULSE_BELOW_RANGE |
+							       VARDE_STATUS_IMPROPER_POSITION);
 	}
 }
 

@@ -138,8 +138,63 @@ static void test_vector_glucose_nordic(void **state)
 					  VARDE_READING_STORED);
 	assert_int_equal(r.sequence, 1);
 	assert_time(&r.time, 2019, 2, 27, 11, 5, 30);
+	assert_int_equal(r.site, VARDE_SITE_FINGER);
 	assert_null(r.components);
 	assert_int_equal(r.n_components, 0);
+}
+
+/* Sample location -> site: a body site, or none for control solution, "not
+ * available" and reserved codes; the location never costs the value. */
+static void test_sample_location_site(void **state)
+{
+	static const uint32_t want[16] = {
+		[1] = VARDE_SITE_FINGER,
+		[2] = VARDE_SITE_ALTERNATE,
+		[3] = VARDE_SITE_EARLOBE,
+	};
+	struct varde_component comps[GLS_MAX_COMPONENTS];
+
+	(void)state;
+	for (unsigned int location = 0; location < 16; location++) {
+		struct frame f = measurement_frame(GLS_MEAS_CONCENTRATION);
+		struct gls_measurement m;
+		struct varde_reading r;
+
+		/* type 1, this location */
+		f.b[f.n - 1] = (uint8_t)(location << 4 | 1);
+		assert_int_equal(gls_measurement_decode(f.b, f.n, &m), 0);
+		assert_int_equal(m.location, location);
+		assert_int_equal(gls_site_from_location((uint8_t)location), want[location]);
+		assert_int_equal(gls_reading_build(&m, NULL, false, &r, comps), 0);
+		assert_int_equal(r.site, want[location]);
+		assert_int_equal(r.metric, VARDE_METRIC_GLUCOSE_CAPILLARY_WHOLE_BLOOD);
+		assert_value(r.value, 77, -5);
+	}
+	/* Control solution (type 10) at location 4: no site, and flagged. */
+	{
+		struct frame f = measurement_frame(GLS_MEAS_CONCENTRATION);
+		struct gls_measurement m;
+		struct varde_reading r;
+
+		f.b[f.n - 1] = 0x4A;
+		assert_int_equal(gls_measurement_decode(f.b, f.n, &m), 0);
+		assert_int_equal(gls_reading_build(&m, NULL, false, &r, comps), 0);
+		assert_int_equal(r.metric, VARDE_METRIC_GLUCOSE_CONTROL_SOLUTION);
+		assert_int_equal(r.site, VARDE_SITE_NONE);
+		assert_true(r.status & VARDE_STATUS_CONTROL_SOLUTION);
+	}
+	/* Without a concentration field there is no location either (a result
+	 * beyond the meter's range is still published). */
+	{
+		struct frame f = measurement_frame(GLS_MEAS_STATUS);
+		struct gls_measurement m;
+		struct varde_reading r;
+
+		assert_int_equal(gls_measurement_decode(f.b, f.n, &m), 0);
+		assert_int_equal(gls_reading_build(&m, NULL, false, &r, comps), 0);
+		assert_int_equal(r.metric, VARDE_METRIC_GLUCOSE_UNDETERMINED_PLASMA);
+		assert_int_equal(r.site, VARDE_SITE_NONE);
+	}
 }
 
 static void test_measurement_every_flag_combination(void **state)
@@ -275,6 +330,7 @@ static void test_measurement_unknown_dates(void **state)
 	put8(&f, M_TYPELOC);
 	assert_int_equal(gls_measurement_decode(f.b, f.n, &m), 0);
 	assert_false(m.has_time);
+	assert_false(m.time_out_of_range);
 	assert_value(m.concentration, 77, -5);
 
 	/* Zero offset on an unknown date: the base time stands. */
@@ -294,6 +350,7 @@ static void test_measurement_unknown_dates(void **state)
 	put16(&f, 0x0020);
 	assert_int_equal(gls_measurement_decode(f.b, f.n, &m), 0);
 	assert_false(m.has_time);
+	assert_true(m.time_out_of_range);
 	assert_value(m.concentration, 77, -5);
 	assert_int_equal(m.annunciation, 0x0020);
 
@@ -315,6 +372,7 @@ static void test_measurement_unknown_dates(void **state)
 	f.b[4] = 1582 >> 8;
 	assert_int_equal(gls_measurement_decode(f.b, f.n, &m), 0);
 	assert_true(m.has_time);
+	assert_false(m.time_out_of_range);
 	assert_int_equal(m.time.year, 1582);
 }
 
@@ -553,6 +611,24 @@ static void test_reading_without_time(void **state)
 	assert_int_equal(gls_reading_build(&m, NULL, true, &r, comps), 0);
 	assert_int_equal(r.flags, VARDE_READING_HAS_SEQUENCE | VARDE_READING_STORED);
 	assert_int_equal(r.metric, VARDE_METRIC_GLUCOSE_CAPILLARY_WHOLE_BLOOD);
+	/* A stored record without a usable time is kept (its sequence number
+	 * identifies it), flagged so that the hub uses its receive time. */
+	assert_int_equal(r.status, VARDE_STATUS_DEVICE_CLOCK_NOT_SET);
+	assert_int_equal(r.sequence, 17);
+
+	/* The same with a time stamp out of range (hour 24) and no offset. */
+	f.n = 0;
+	put8(&f, GLS_MEAS_CONCENTRATION);
+	put16(&f, 18);
+	put_time(&f, 2024, 5, 6, 24, 0, 0);
+	put16(&f, M_CONC);
+	put8(&f, 0x11);
+	m = decode_frame(&f);
+	assert_true(m.time_out_of_range);
+	assert_int_equal(gls_reading_build(&m, NULL, true, &r, comps), 0);
+	assert_int_equal(r.flags, VARDE_READING_HAS_SEQUENCE | VARDE_READING_STORED);
+	assert_int_equal(r.status, VARDE_STATUS_DEVICE_CLOCK_NOT_SET);
+	assert_int_equal(r.time.year, 0);
 }
 
 /* ---- context ----------------------------------------------------------- */
@@ -773,6 +849,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vector_glucose_nordic),
+		cmocka_unit_test(test_sample_location_site),
 		cmocka_unit_test(test_measurement_every_flag_combination),
 		cmocka_unit_test(test_measurement_null_data),
 		cmocka_unit_test(test_measurement_special_values),

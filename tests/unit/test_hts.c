@@ -101,7 +101,9 @@ static void decode_ok(const uint8_t *buf, size_t len, struct hts_measurement *m)
 	assert_int_equal(m->reading.metric, VARDE_METRIC_BODY_TEMPERATURE);
 	assert_null(m->reading.components);
 	assert_int_equal(m->reading.n_components, 0);
-	assert_int_equal(m->reading.status, 0);
+	/* The thermometer reports no status: only the time policy sets one. */
+	assert_int_equal(m->reading.status,
+			 m->time_out_of_range ? VARDE_STATUS_DEVICE_CLOCK_NOT_SET : 0);
 	assert_false(m->reading.flags & ~(uint32_t)VARDE_READING_HAS_TIME);
 }
 
@@ -136,9 +138,9 @@ static void test_vector_htm_nordic(void **state)
 	assert_int_equal(m.reading.time.hours, 11);
 	assert_int_equal(m.reading.time.minutes, 50);
 	assert_int_equal(m.reading.time.seconds, 27);
-	assert_true(m.has_site);
-	assert_int_equal(m.site, 4);
-	assert_string_equal(hts_site_name(m.site), "finger");
+	assert_true(m.has_type);
+	assert_int_equal(m.type, 4);
+	assert_int_equal(m.reading.site, VARDE_SITE_FINGER);
 	assert_int_equal(m.flags, 0x06);
 	assert_int_equal(m.trailing, 0);
 
@@ -158,7 +160,7 @@ static void test_vector_overlong(void **state)
 		decode_ok(buf, len + extra, &m);
 		assert_int_equal(m.trailing, extra);
 		assert_memory_equal(&m.reading, &ref.reading, sizeof(m.reading));
-		assert_int_equal(m.site, ref.site);
+		assert_int_equal(m.type, ref.type);
 	}
 }
 
@@ -190,11 +192,13 @@ static void test_all_flags(void **state)
 			assert_int_equal(m.reading.time.year, 0);
 		}
 		if (flags & FLAG_TYPE) {
-			assert_true(m.has_site);
-			assert_int_equal(m.site, 7);
+			assert_true(m.has_type);
+			assert_int_equal(m.type, 7);
+			assert_int_equal(m.reading.site, VARDE_SITE_RECTUM);
 		} else {
-			assert_false(m.has_site);
-			assert_int_equal(m.site, 0);
+			assert_false(m.has_type);
+			assert_int_equal(m.type, 0);
+			assert_int_equal(m.reading.site, VARDE_SITE_NONE);
 		}
 		assert_truncations_fail(buf, len);
 	}
@@ -225,7 +229,7 @@ static void test_float_specials(void **state)
 			assert_value(&m.reading.value, cases[i].special, 0, 0);
 			/* the fields after it are still read from the right place */
 			if (flags & FLAG_TYPE)
-				assert_int_equal(m.site, 7);
+				assert_int_equal(m.reading.site, VARDE_SITE_RECTUM);
 		}
 	}
 }
@@ -269,42 +273,54 @@ static void test_fahrenheit(void **state)
 	decode_ok(buf, sizeof(buf), &m);
 	assert_int_equal(m.reading.unit, VARDE_UNIT_FAHRENHEIT);
 	assert_value(&m.reading.value, VARDE_VALUE_NUMBER, 995, -1);
-	assert_false(m.has_site);
+	assert_false(m.has_type);
+	assert_int_equal(m.reading.site, VARDE_SITE_NONE);
 }
 
+/* Temperature Type codes map 1:1 to the sites; a reserved code never
+ * costs the temperature. */
 static void test_sites(void **state)
 {
-	static const char *const want[] = {
-		[1] = "armpit",
-		[2] = "body (general)",
-		[3] = "ear",
-		[4] = "finger",
-		[5] = "gastrointestinal tract",
-		[6] = "mouth",
-		[7] = "rectum",
-		[8] = "toe",
-		[9] = "tympanum",
+	static const uint32_t want[] = {
+		[1] = VARDE_SITE_ARMPIT, [2] = VARDE_SITE_BODY,	    [3] = VARDE_SITE_EAR,
+		[4] = VARDE_SITE_FINGER, [5] = VARDE_SITE_GI_TRACT, [6] = VARDE_SITE_MOUTH,
+		[7] = VARDE_SITE_RECTUM, [8] = VARDE_SITE_TOE,	    [9] = VARDE_SITE_TYMPANUM,
 	};
 
 	(void)state;
-	for (unsigned int site = 0; site <= 0xFF; site++) {
+	for (unsigned int type = 0; type <= 0xFF; type++) {
+		uint32_t site =
+			type < sizeof(want) / sizeof(want[0]) ? want[type] : VARDE_SITE_NONE;
 		struct htm_fields f = sample_fields(FLAG_TYPE);
 		uint8_t buf[32];
 		size_t len;
 		struct hts_measurement m;
 
-		f.site = (uint8_t)site;
+		f.site = (uint8_t)type;
 		len = htm_encode(&f, buf);
-		/* a reserved site code never costs the temperature */
 		decode_ok(buf, len, &m);
-		assert_true(m.has_site);
-		assert_int_equal(m.site, site);
+		assert_true(m.has_type);
+		assert_int_equal(m.type, type);
+		assert_int_equal(m.reading.site, site);
+		assert_int_equal(hts_site_from_type((uint8_t)type), site);
 		assert_value(&m.reading.value, VARDE_VALUE_NUMBER, 38891, -3);
-		if (site < sizeof(want) / sizeof(want[0]) && want[site])
-			assert_string_equal(hts_site_name((uint8_t)site), want[site]);
-		else
-			assert_null(hts_site_name((uint8_t)site));
 	}
+}
+
+/* The Temperature Type characteristic: one byte, more is ignored. */
+static void test_temperature_type(void **state)
+{
+	static const uint8_t value[] = {0x06, 0xAA};
+	uint8_t type = 0;
+
+	(void)state;
+	assert_int_equal(hts_decode_temperature_type(value, 1, &type), 0);
+	assert_int_equal(type, 6);
+	type = 0;
+	assert_int_equal(hts_decode_temperature_type(value, 2, &type), 0);
+	assert_int_equal(type, 6);
+	assert_int_equal(hts_decode_temperature_type(value, 0, &type), -EBADMSG);
+	assert_int_equal(hts_decode_temperature_type(NULL, 1, &type), -EBADMSG);
 }
 
 static void test_time_unknown_fields(void **state)
@@ -327,6 +343,8 @@ static void test_time_unknown_fields(void **state)
 	assert_int_equal(m.reading.time.hours, 6);
 }
 
+/* A time stamp outside the Date Time ranges: the temperature is kept,
+ * without time and flagged, and the site after it is still read. */
 static void test_time_invalid(void **state)
 {
 	static const struct {
@@ -335,7 +353,7 @@ static void test_time_invalid(void **state)
 	} cases[] = {
 		{1, 1, 1, 0, 0, 0},	{1581, 1, 1, 0, 0, 0},	{10000, 1, 1, 0, 0, 0},
 		{2023, 13, 1, 0, 0, 0}, {2023, 1, 32, 0, 0, 0}, {2023, 1, 1, 24, 0, 0},
-		{2023, 1, 1, 0, 60, 0}, {2023, 1, 1, 0, 0, 60},
+		{2023, 1, 1, 0, 60, 0}, {2023, 1, 1, 0, 0, 60}, {2023, 2, 29, 0, 0, 0},
 	};
 
 	(void)state;
@@ -352,9 +370,15 @@ static void test_time_invalid(void **state)
 		f.minutes = cases[i].minutes;
 		f.seconds = cases[i].seconds;
 		len = htm_encode(&f, buf);
-		assert_int_equal(hts_decode_measurement(buf, len, &m), -EBADMSG);
-		assert_int_equal(m.reading.size, 0);
-		assert_false(m.has_site);
+		decode_ok(buf, len, &m);
+		assert_true(m.time_out_of_range);
+		assert_int_equal(m.reading.flags, 0);
+		assert_int_equal(m.reading.status, VARDE_STATUS_DEVICE_CLOCK_NOT_SET);
+		assert_int_equal(m.reading.time.year, 0);
+		assert_int_equal(m.reading.time.hours, 0);
+		assert_true(m.has_type);
+		assert_int_equal(m.reading.site, VARDE_SITE_RECTUM);
+		assert_int_equal(m.trailing, 0);
 	}
 }
 
@@ -377,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_float_numbers),
 		cmocka_unit_test(test_fahrenheit),
 		cmocka_unit_test(test_sites),
+		cmocka_unit_test(test_temperature_type),
 		cmocka_unit_test(test_time_unknown_fields),
 		cmocka_unit_test(test_time_invalid),
 		cmocka_unit_test(test_null_and_empty),

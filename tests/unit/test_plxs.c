@@ -476,15 +476,21 @@ static void test_spot_dates(void **state)
 	assert_int_equal(m.time.hours, 18);
 	assert_int_equal(m.meas_status, 0x4000);
 
-	/* Minutes 60: no time, the status after it still read. */
+	assert_false(m.time_out_of_range);
+
+	/* Minutes 60: no time, flagged, the status after it still read. */
 	f.b[10] = 60;
 	assert_int_equal(plxs_spot_decode(f.b, f.n, &m), 0);
 	assert_false(m.has_time);
+	assert_true(m.time_out_of_range);
 	assert_int_equal(m.meas_status, 0x4000);
 	assert_value(m.spo2, 960, -1);
 	assert_int_equal(plxs_spot_readings(&m, false, r), 2);
-	assert_false(r[0].flags & VARDE_READING_HAS_TIME);
-	assert_int_equal(r[0].status, VARDE_STATUS_QUESTIONABLE);
+	for (size_t i = 0; i < 2; i++) {
+		assert_false(r[i].flags & VARDE_READING_HAS_TIME);
+		assert_int_equal(r[i].status,
+				 VARDE_STATUS_QUESTIONABLE | VARDE_STATUS_DEVICE_CLOCK_NOT_SET);
+	}
 	/* ... and such a record from storage cannot be placed in time. */
 	assert_int_equal(plxs_spot_readings(&m, true, r), 0);
 	/* Month 13 */
@@ -492,6 +498,7 @@ static void test_spot_dates(void **state)
 	f.b[7] = 13;
 	assert_int_equal(plxs_spot_decode(f.b, f.n, &m), 0);
 	assert_false(m.has_time);
+	assert_true(m.time_out_of_range);
 }
 
 static void test_spot_from_storage_bit(void **state)

@@ -101,7 +101,9 @@ static void decode_ok(const uint8_t *buf, size_t len, struct wss_measurement *m)
 		assert_int_equal(r->size, sizeof(struct varde_reading));
 		assert_int_equal(r->metric, metrics[i]);
 		assert_null(r->components);
-		assert_int_equal(r->status, 0);
+		/* The scale reports no status: only the time policy sets one. */
+		assert_int_equal(r->status,
+				 m->time_out_of_range ? VARDE_STATUS_DEVICE_CLOCK_NOT_SET : 0);
 		/* same time and user on every reading */
 		assert_int_equal(r->flags, m->readings[0].flags);
 		assert_memory_equal(&r->time, &m->readings[0].time, sizeof(r->time));
@@ -311,8 +313,8 @@ static void test_user_id(void **state)
 {
 	static const struct {
 		uint8_t user;
-		int has_user;
-	} cases[] = {{0x00, 1}, {0x01, 1}, {0xFE, 1}, {0xFF, 0}};
+		uint32_t user_id;
+	} cases[] = {{0x00, 0}, {0x01, 1}, {0xFE, 0xFE}, {0xFF, VARDE_USER_UNKNOWN}};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -326,14 +328,11 @@ static void test_user_id(void **state)
 		decode_ok(buf, len, &m);
 		/* BMI and height follow the user byte: still in place */
 		assert_value(&m.readings[1].value, VARDE_VALUE_NUMBER, 229, -1);
+		/* Every id is passed on, "unknown user" (0xFF) as such, so that
+		 * the hub quarantines it instead of guessing a patient. */
 		for (size_t r = 0; r < 3; r++) {
-			if (cases[i].has_user) {
-				assert_int_equal(m.readings[r].flags, VARDE_READING_HAS_USER);
-				assert_int_equal(m.readings[r].user_id, cases[i].user);
-			} else {
-				assert_int_equal(m.readings[r].flags, 0);
-				assert_int_equal(m.readings[r].user_id, 0);
-			}
+			assert_int_equal(m.readings[r].flags, VARDE_READING_HAS_USER);
+			assert_int_equal(m.readings[r].user_id, cases[i].user_id);
 		}
 	}
 }
@@ -359,6 +358,8 @@ static void test_time_unknown_fields(void **state)
 	assert_int_equal(m.readings[0].time.minutes, 30);
 }
 
+/* A time stamp outside the Date Time ranges: the readings are kept, without
+ * time and flagged, and the user, BMI and height after it are still read. */
 static void test_time_invalid(void **state)
 {
 	static const struct {
@@ -367,7 +368,7 @@ static void test_time_invalid(void **state)
 	} cases[] = {
 		{1, 1, 1, 0, 0, 0},	{1581, 1, 1, 0, 0, 0},	{10000, 1, 1, 0, 0, 0},
 		{2023, 13, 1, 0, 0, 0}, {2023, 1, 32, 0, 0, 0}, {2023, 1, 1, 24, 0, 0},
-		{2023, 1, 1, 0, 60, 0}, {2023, 1, 1, 0, 0, 60},
+		{2023, 1, 1, 0, 60, 0}, {2023, 1, 1, 0, 0, 60}, {2023, 2, 29, 0, 0, 0},
 	};
 
 	(void)state;
@@ -384,8 +385,19 @@ static void test_time_invalid(void **state)
 		f.minutes = cases[i].minutes;
 		f.seconds = cases[i].seconds;
 		len = wm_encode(&f, buf);
-		assert_int_equal(wss_decode_measurement(buf, len, &m), -EBADMSG);
-		assert_int_equal(m.n_readings, 0);
+		decode_ok(buf, len, &m);
+		assert_true(m.time_out_of_range);
+		assert_int_equal(m.n_readings, 3);
+		assert_int_equal(m.trailing, 0);
+		for (size_t r = 0; r < 3; r++) {
+			assert_int_equal(m.readings[r].flags, VARDE_READING_HAS_USER);
+			assert_int_equal(m.readings[r].user_id, 2);
+			assert_int_equal(m.readings[r].time.year, 0);
+			assert_int_equal(m.readings[r].time.hours, 0);
+		}
+		assert_value(&m.readings[0].value, VARDE_VALUE_NUMBER, 70000, -3);
+		assert_value(&m.readings[1].value, VARDE_VALUE_NUMBER, 229, -1);
+		assert_value(&m.readings[2].value, VARDE_VALUE_NUMBER, 1750, -3);
 	}
 }
 
