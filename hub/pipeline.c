@@ -314,6 +314,7 @@ static void observe(struct pipeline *p, const struct record *r)
 	value_text(r, value, sizeof(value));
 	if (last && r->effective_ms >= last->time_ms) {
 		last->time_ms = r->effective_ms;
+		last->offset_s = r->effective_offset_s;
 		/* A display line: cut to fit on purpose. */
 		snprintf(last->text, sizeof(last->text), "%.40s %.110s", metric, value);
 		if (r->metric == VARDE_METRIC_BATTERY_LEVEL)

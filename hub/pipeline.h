@@ -64,6 +64,7 @@ void pipeline_set_watch(struct pipeline *p, pipeline_watch_func cb, void *user_d
 /* The last reading of a device, for vardectl devices. */
 struct pipeline_last {
 	int64_t time_ms; /* 0: none yet */
+	int32_t offset_s; /* the hub zone's UTC offset then */
 	char text[160]; /* "spo2 94 %" */
 	bool has_battery;
 	double battery; /* % */

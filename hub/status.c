@@ -168,11 +168,11 @@ static void add_device(const struct bluez_device_info *info, void *user_data)
 		pipeline_device_last(ctx->pipeline, info->address, &last);
 		json_object_set_new(dev, "last_reading",
 				    last.time_ms ? json_string(last.text) : json_null());
-		json_object_set_new(
-			dev, "last_reading_time",
-			last.time_ms && time_format_iso(last.time_ms, 0, when, sizeof(when)) == 0
-				? json_string(when)
-				: json_null());
+		json_object_set_new(dev, "last_reading_time",
+				    last.time_ms && time_format_iso(last.time_ms, last.offset_s,
+								    when, sizeof(when)) == 0
+					    ? json_string(when)
+					    : json_null());
 		json_object_set_new(dev, "battery",
 				    last.has_battery ? json_real(last.battery) : json_null());
 	}
