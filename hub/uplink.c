@@ -18,6 +18,8 @@
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 60000
 #define TOPIC_MAX 256
+#define DRAIN_STEPS 20 /* at most 2 s at stop */
+#define DRAIN_STEP_MS 100
 
 struct in_flight {
 	int mid;
@@ -424,6 +426,12 @@ void uplink_free(struct uplink *up)
 	if (!up)
 		return;
 	up->stopping = true;
+	/* A clean stop waits a moment for the PUBACKs of what is in flight,
+	 * so that a restart does not send it again (it would be harmless:
+	 * delivery is at least once, but a nurse should not see it twice). */
+	for (int i = 0; up->mosq && up->connected && up->n_in_flight && i < DRAIN_STEPS; i++)
+		if (mosquitto_loop(up->mosq, DRAIN_STEP_MS, 1) != MOSQ_ERR_SUCCESS)
+			break;
 	if (up->mosq && up->connected) {
 		char topic[TOPIC_MAX], offline[160];
 
