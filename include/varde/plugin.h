@@ -39,6 +39,11 @@
  * called any more, their destroy functions are. A device handle is never
  * reused for another device while the plugin may still hold it.
  *
+ * Building: compile with -fvisibility=hidden (CMake: C_VISIBILITY_PRESET
+ * hidden) so that the descriptor, which VARDE_PLUGIN_DEFINE exports, is the
+ * only symbol the plugin exports; `pkg-config --cflags varde-plugin` gives
+ * the include path. A plugin links against nothing of the hub.
+ *
  * Compatibility: the symbol name carries the ABI major; a new major is a new
  * symbol, so an old hub never misreads a new plugin. Within a major, structs
  * only grow at the end and every table starts with its size: a plugin built

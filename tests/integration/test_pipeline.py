@@ -73,10 +73,10 @@ class Pipeline(unittest.TestCase):
         self.assertEqual(code, 0, log)
 
     def notify(self, frame):
-        wait_until(lambda: self.emu.Notify(BPM, "2A35", frame) > 0, timeout=15,
+        wait_until(lambda: self.emu.Notify(BPM, "2A35", frame) > 0, timeout=30,
                    what="blood pressure indication delivered")
 
-    def observations(self, count, timeout=20):
+    def observations(self, count, timeout=60):
         return [json.loads(p) for p in self.sub.wait("/observation", count, timeout)]
 
     def status(self):

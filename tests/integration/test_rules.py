@@ -66,10 +66,10 @@ class Rules(unittest.TestCase):
 
     def spot(self, *args, **kwargs):
         frame = spot_check(*args, **kwargs)
-        wait_until(lambda: self.emu.Notify(OXI, "2A5E", frame) > 0, timeout=15,
+        wait_until(lambda: self.emu.Notify(OXI, "2A5E", frame) > 0, timeout=30,
                    what="spot-check indication delivered")
 
-    def alerts(self, count=1, timeout=20, rule=None):
+    def alerts(self, count=1, timeout=60, rule=None):
         def match(p):
             return rule is None or json.loads(p)["rule"] == rule
         return [json.loads(p) for p in self.sub.wait("/alert", count, timeout, match)]

@@ -74,7 +74,7 @@ class Varded:
         with self.lock:
             return "\n".join(self.lines)
 
-    def wait_log(self, pattern, timeout=15.0, start=0):
+    def wait_log(self, pattern, timeout=30.0, start=0):
         """Waits for a log line matching `pattern` (a regex) at index >= start;
         returns (index, match)."""
         rx = re.compile(pattern)
@@ -140,7 +140,7 @@ def emulator(bus):
     return dbus.Interface(obj, "org.varde.Emulator1")
 
 
-def wait_until(predicate, timeout=10.0, what="condition"):
+def wait_until(predicate, timeout=30.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -255,7 +255,7 @@ class Subscriber:
             self.messages.append((msg.topic, msg.payload.decode(), msg.retain))
             self.lock.notify_all()
 
-    def wait(self, suffix, count=1, timeout=20.0, predicate=None):
+    def wait(self, suffix, count=1, timeout=60.0, predicate=None):
         """Waits for `count` messages on topics ending with `suffix`."""
         deadline = time.monotonic() + timeout
         with self.lock:
