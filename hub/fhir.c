@@ -693,7 +693,7 @@ char *fhir_observation(const struct record *r, const char *gateway_device_id)
 	obs = build(b, r, gateway_device_id);
 	err = b->err;
 	if (!err) {
-		json = json_dumps(obs, JSON_COMPACT | JSON_SORT_KEYS);
+		json = json_dumps(obs, JSON_COMPACT);
 		if (json) {
 			out = substitute_numbers(b, json);
 			err = out ? 0 : -errno;

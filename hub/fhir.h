@@ -2,8 +2,9 @@
 /*
  * A record as one HL7 FHIR R4 Observation, following the HL7 FHIR Personal
  * Health Device (PHD) IG. Codes and units come from the metric table
- * (hub/metrics.h). Compact JSON with sorted keys, so equal records give
- * equal bytes.
+ * (hub/metrics.h). Compact JSON in a fixed key order (resourceType
+ * first), so equal records give equal bytes; not sorted, because sorting
+ * cost more than building the document.
  *
  * Elements
  * --------

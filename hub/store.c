@@ -227,6 +227,7 @@ struct store {
 	char health_text[PATH_MAX + 1024];
 
 	int defer_id;
+	int lazy_id; /* timer of a batch that holds only PUBACK removals */
 	int retry_id;
 	unsigned int backoff_ms;
 
@@ -852,17 +853,43 @@ static void on_commit(struct loop *loop, void *user_data)
 {
 	struct store *store = user_data;
 
-	(void)loop;
 	store->defer_id = 0;
+	/* Removals waiting for a lazy commit go with this one. */
+	if (store->lazy_id > 0)
+		loop_remove(loop, store->lazy_id);
+	store->lazy_id = 0;
 	store_commit(store);
 }
 
-static void schedule_commit(struct store *store)
+static void on_lazy_commit(struct loop *loop, void *user_data)
+{
+	struct store *store = user_data;
+
+	(void)loop;
+	store->lazy_id = 0;
+	store_commit(store);
+}
+
+/* `lazy`: the batch so far holds only outbox removals (PUBACKs). Losing one
+ * in a crash only means that message is sent again, which at-least-once
+ * delivery allows, so it waits up to STORE_LAZY_COMMIT_MS for the next
+ * batch of real writes instead of costing an fsync of its own every loop
+ * iteration. */
+static void schedule_commit(struct store *store, bool lazy)
 {
 	int id;
 
 	if (!store->loop || store->defer_id > 0)
 		return;
+	if (lazy) {
+		if (store->lazy_id > 0)
+			return;
+		id = loop_add_timer(store->loop, STORE_LAZY_COMMIT_MS, on_lazy_commit, store, NULL);
+		if (id > 0) {
+			store->lazy_id = id;
+			return;
+		}
+	}
 	id = loop_add_defer(store->loop, on_commit, store, NULL);
 	if (id < 0) {
 		/* Cannot wait for the end of the batch: commit now. */
@@ -946,7 +973,7 @@ static int submit(struct store *store, struct op *op)
 		set_failing(store, err);
 		return 0; /* held: the retry makes it durable */
 	}
-	schedule_commit(store);
+	schedule_commit(store, op->type == OP_OUTBOX_REMOVE);
 	return 0;
 }
 
@@ -1066,6 +1093,8 @@ void store_free(struct store *store)
 			store->held_count);
 	if (store->defer_id > 0)
 		loop_remove(store->loop, store->defer_id);
+	if (store->lazy_id > 0)
+		loop_remove(store->loop, store->lazy_id);
 	if (store->retry_id > 0)
 		loop_remove(store->loop, store->retry_id);
 	db_close(store);

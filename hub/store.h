@@ -77,6 +77,7 @@ struct store;
 #define STORE_AUDIT_MAX 10000 /* audit entries kept */
 #define STORE_HISTORY_MAX 50000 /* history entries kept */
 #define STORE_HELD_MAX (2u << 20) /* bytes of writes held in memory */
+#define STORE_LAZY_COMMIT_MS 500 /* longest wait of a batch of PUBACK removals */
 /* Room kept for the messages of records already marked seen: a reading's
  * observation, alert, event and history at their largest. */
 #define STORE_HELD_RESERVE (4u * (STORE_PAYLOAD_MAX + 1024))
