@@ -25,6 +25,13 @@
  * the hub, the receive time is used and the record says so
  * (RECORD_TIME_FROM_RECEIPT). The receive time is always kept.
  *
+ * Device clock offset. hub/bluez.c measures how far a device's clock is off
+ * when it connects, sets it, and reports the offset (status, vardectl
+ * devices). Ingest does not shift device times by it: a stored record was
+ * stamped when the clock may have been off by a different amount, and a
+ * guessed correction would present a wrong time as right. A device that
+ * says its clock is not set gets the receive time, flagged, as above.
+ *
  * De-duplication. Devices resend stored records. A record's identity is its
  * sequence number and device time where it has them (both: a counter that
  * wraps or restarts after a battery change does not hide new records), plus
