@@ -9,7 +9,7 @@ libdbus-1-dev libbluetooth-dev libmosquitto-dev libjansson-dev libsqlite3-dev
 libcmocka-dev
 dbus mosquitto mosquitto-clients openssl valgrind
 python3 python3-dbus python3-gi python3-dbusmock python3-paho-mqtt
-debhelper dpkg-dev lintian man-db procps systemd
+debhelper dpkg-dev fakeroot git lintian man-db procps systemd
 "
 
 missing=""
