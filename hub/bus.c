@@ -335,11 +335,6 @@ DBusConnection *bus_conn(struct bus *bus)
 	return bus->conn;
 }
 
-const char *bus_unique_name(struct bus *bus)
-{
-	return dbus_bus_get_unique_name(bus->conn);
-}
-
 struct call {
 	bus_reply_func cb;
 	void *user_data;

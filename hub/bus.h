@@ -29,7 +29,6 @@ typedef void (*bus_free_func)(void *user_data);
 struct bus *bus_open_system(struct loop *loop, int *err);
 void bus_free(struct bus *bus);
 DBusConnection *bus_conn(struct bus *bus);
-const char *bus_unique_name(struct bus *bus);
 
 /* Sends `msg` and calls `cb` once with the reply (or a NoReply error after
  * `timeout_ms`), from the loop; then `destroy`. Returns a handle that stays

@@ -84,6 +84,15 @@ static DBusMessage *do_history(struct control *ctl, DBusMessage *msg)
 	return json_reply(msg, ctl->ops->history(ctl->data, *patient ? patient : NULL, n));
 }
 
+static DBusMessage *do_audit(struct control *ctl, DBusMessage *msg)
+{
+	uint32_t n;
+
+	if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_UINT32, &n, DBUS_TYPE_INVALID))
+		return error(msg, DBUS_ERROR_INVALID_ARGS, "Expected (u count)");
+	return json_reply(msg, ctl->ops->audit(ctl->data, n == 0 || n > 1000 ? 1000 : n));
+}
+
 static DBusHandlerResult control_message(DBusConnection *conn, DBusMessage *msg, void *user_data)
 {
 	struct control *ctl = user_data;
@@ -99,6 +108,8 @@ static DBusHandlerResult control_message(DBusConnection *conn, DBusMessage *msg,
 		reply(ctl, msg, do_history(ctl, msg));
 	else if (dbus_message_is_method_call(msg, CONTROL_IFACE, "GetRules"))
 		reply(ctl, msg, json_reply(msg, ctl->ops->rules(ctl->data)));
+	else if (dbus_message_is_method_call(msg, CONTROL_IFACE, "GetAudit"))
+		reply(ctl, msg, do_audit(ctl, msg));
 	else
 		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 	return DBUS_HANDLER_RESULT_HANDLED;

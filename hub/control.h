@@ -12,6 +12,7 @@
  *                                battery, clock offset (JSON array)
  *   GetHistory(s patient, u n) -> s   the last n readings ("" = everyone)
  *   GetRules() -> s              the active rule set's state (JSON)
+ *   GetAudit(u n) -> s           the last n audit log entries (JSON)
  *   signal Reading(s json)       every record as it is accepted
  *   signal Alert(s json)         every alert transition
  */
@@ -33,6 +34,7 @@ struct control_ops {
 	char *(*devices)(void *data);
 	char *(*history)(void *data, const char *patient, unsigned int n);
 	char *(*rules)(void *data);
+	char *(*audit)(void *data, unsigned int n);
 };
 
 struct control *control_new(struct bus *bus, struct bluez *bz, struct agent *agent,

@@ -53,11 +53,6 @@ void log_init(int max_level)
 	log_state.journal = stderr_is_journal();
 }
 
-int log_max_level(void)
-{
-	return log_state.max_level;
-}
-
 void log_set_max_level(int level)
 {
 	log_state.max_level = level;

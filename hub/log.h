@@ -24,7 +24,6 @@
 typedef void (*log_sink_func)(int level, const char *line, void *user_data);
 
 void log_init(int max_level);
-int log_max_level(void);
 void log_set_max_level(int level);
 void log_set_sink(log_sink_func sink, void *user_data);
 /* Changes the rate limit (burst lines per interval) and forgets all call

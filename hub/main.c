@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "audit.h"
 #include "bluez.h"
 #include "config.h"
 #include "control.h"
@@ -111,11 +112,17 @@ static char *control_rules(void *data)
 	return status_rules_json(((struct hub *)data)->status);
 }
 
+static char *control_audit(void *data, unsigned int n)
+{
+	return status_audit_json(((struct hub *)data)->status, n);
+}
+
 static const struct control_ops control_ops = {
 	.status = control_status,
 	.devices = control_devices,
 	.history = control_history,
 	.rules = control_rules,
+	.audit = control_audit,
 };
 
 /* Live readings and alerts for vardectl watch. */
@@ -220,6 +227,7 @@ static void on_reload(struct loop *loop, int signo, void *user_data)
 		struct status_sources src;
 
 		hub->cfg = cfg;
+		audit_bindings(hub->store, cfg);
 		bluez_set_config(hub->bluez, cfg);
 		ingest_set_config(hub->ingest, cfg);
 		pipeline_set_config(hub->pipeline, cfg);
@@ -275,6 +283,8 @@ static int hub_start(struct hub *hub)
 				(unsigned int)hub->cfg->store.max_outbox, &err);
 	if (!hub->store)
 		return err;
+	audit_bindings(hub->store, hub->cfg);
+	audit_plugins(hub->store, hub->plugins);
 	hub->pipeline = pipeline_new(hub->loop, hub->cfg, hub->store);
 	hub->ingest = ingest_new(hub->cfg, hub->store, pipeline_record, hub->pipeline);
 	if (!hub->pipeline || !hub->ingest)

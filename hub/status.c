@@ -296,3 +296,24 @@ char *status_rules_json(struct status *st)
 
 	return strdup(state ? state : "{\"state\":\"none\"}");
 }
+
+static void add_audit(const struct store_audit_entry *e, void *user_data)
+{
+	char when[40] = "";
+
+	time_format_iso(e->time_ms, 0, when, sizeof(when));
+	json_array_append_new(user_data,
+			      json_pack("{s:s, s:s, s:s, s:s}", "time", when, "actor", e->actor,
+					"action", e->action, "detail", e->detail));
+}
+
+char *status_audit_json(struct status *st, unsigned int n)
+{
+	json_t *list = json_array();
+
+	if (!st->src.store || store_audit_recent(st->src.store, n, add_audit, list) < 0) {
+		json_decref(list);
+		return NULL;
+	}
+	return dump(list);
+}

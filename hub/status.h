@@ -65,5 +65,7 @@ char *status_json(struct status *st);
 char *status_devices_json(struct status *st);
 char *status_history_json(struct status *st, const char *patient, unsigned int n);
 char *status_rules_json(struct status *st);
+/* The last `n` audit log entries, oldest first (malloc'd JSON). */
+char *status_audit_json(struct status *st, unsigned int n);
 
 #endif /* VARDE_STATUS_H */

@@ -97,9 +97,7 @@ enum stmt_id {
 	S_STATE_SET,
 	S_STATE_GET,
 	S_ALERT_PUT,
-	S_ALERT_DELETE,
 	S_ALERT_GET,
-	S_ALERT_ALL,
 	S_AUDIT_ADD,
 	S_AUDIT_PRUNE,
 	S_AUDIT_RECENT,
@@ -136,9 +134,7 @@ static const char *const stmt_sql[S_COUNT] = {
 			"VALUES (?1, ?2, ?3)",
 	[S_STATE_GET] = "SELECT value FROM device_state WHERE device = ?1 AND key = ?2",
 	[S_ALERT_PUT] = "INSERT OR REPLACE INTO alert_state (key, state) VALUES (?1, ?2)",
-	[S_ALERT_DELETE] = "DELETE FROM alert_state WHERE key = ?1",
 	[S_ALERT_GET] = "SELECT state FROM alert_state WHERE key = ?1",
-	[S_ALERT_ALL] = "SELECT key, state FROM alert_state ORDER BY key",
 	[S_AUDIT_ADD] = "INSERT INTO audit_log (actor, action, detail, time_ms) "
 			"VALUES (?1, ?2, ?3, ?4)",
 	/* Rows are only ever deleted oldest first, so ids have no gaps. */
@@ -161,7 +157,6 @@ enum op_type {
 	OP_RECORD_MARK,
 	OP_STATE_SET,
 	OP_ALERT_PUT,
-	OP_ALERT_DELETE,
 	OP_AUDIT,
 	OP_HISTORY_ADD,
 };
@@ -176,7 +171,6 @@ static const struct {
 	[OP_RECORD_MARK] = {S_RECORD_MARK, "marking a device record seen", false},
 	[OP_STATE_SET] = {S_STATE_SET, "saving plugin state", false},
 	[OP_ALERT_PUT] = {S_ALERT_PUT, "saving alert state", false},
-	[OP_ALERT_DELETE] = {S_ALERT_DELETE, "deleting alert state", false},
 	[OP_AUDIT] = {S_AUDIT_ADD, "writing the audit log", true},
 	[OP_HISTORY_ADD] = {S_HISTORY_ADD, "writing the history", true},
 };
@@ -1357,18 +1351,6 @@ int store_alert_put(struct store *store, const char *key, const char *json)
 	return submit(store, op_new(OP_ALERT_PUT, 0, texts, 2, NULL, 0));
 }
 
-int store_alert_delete(struct store *store, const char *key)
-{
-	int err;
-
-	if (!store)
-		return -EINVAL;
-	err = check_text(key, 1, STORE_NAME_MAX);
-	if (err)
-		return err;
-	return submit(store, op_new(OP_ALERT_DELETE, 0, &key, 1, NULL, 0));
-}
-
 int store_alert_get(struct store *store, const char *key, char **json)
 {
 	sqlite3_stmt *st = NULL;
@@ -1385,21 +1367,6 @@ int store_alert_get(struct store *store, const char *key, char **json)
 	*json = strdup(column_text(st, 0));
 	sqlite3_reset(st);
 	return *json ? 0 : -ENOMEM;
-}
-
-int store_alert_foreach(struct store *store, store_alert_func func, void *user_data)
-{
-	sqlite3_stmt *st = NULL;
-	int r, n = 0;
-
-	if (!store || !func)
-		return -EINVAL;
-	for (r = lookup(store, S_ALERT_ALL, NULL, 0, "reading alert state", &st); r == 1;
-	     r = step_row(store, st, "reading alert state")) {
-		func(column_text(st, 0), column_text(st, 1), user_data);
-		n++;
-	}
-	return r < 0 ? set_failing(store, r) : n;
 }
 
 static int64_t realtime_ms(void)

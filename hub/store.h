@@ -187,14 +187,9 @@ int store_state_set(struct store *store, const char *device, const char *key, co
 
 /* ---- alert state: opaque JSON text per key --------------------------- */
 
-typedef void (*store_alert_func)(const char *key, const char *json, void *user_data);
-
 int store_alert_put(struct store *store, const char *key, const char *json);
-int store_alert_delete(struct store *store, const char *key);
 /* 0 and a malloc()ed copy in `json`, -ENOENT, or a negative errno. */
 int store_alert_get(struct store *store, const char *key, char **json);
-/* In key order. Returns the number of entries or a negative errno. */
-int store_alert_foreach(struct store *store, store_alert_func func, void *user_data);
 
 /* ---- audit log -------------------------------------------------------- */
 

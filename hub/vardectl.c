@@ -8,6 +8,7 @@
  *   vardectl devices                 bound devices: patient, last reading...
  *   vardectl history [--patient P] [N]   recent readings from the store
  *   vardectl rules                   the active rule set
+ *   vardectl audit [N]               who bound, changed or acknowledged what
  *   vardectl watch [--count N] [--lang nb|en]   live readings and alerts
  */
 #include <errno.h>
@@ -38,6 +39,7 @@ static void usage(FILE *out)
 		"  devices                        bound devices: patient, last reading, battery\n"
 		"  history [--patient P] [N]      the last N readings (default 20)\n"
 		"  rules                          the active rule set\n"
+		"  audit [N]                      the last N audit log entries (default 20)\n"
 		"  watch [--count N] [--lang nb|en]  live readings and alerts until Ctrl-C\n");
 }
 
@@ -225,6 +227,33 @@ static int cmd_rules(DBusConnection *conn)
 	return rc;
 }
 
+static int cmd_audit(DBusConnection *conn, unsigned int n)
+{
+	DBusMessage *msg =
+		dbus_message_new_method_call(CONTROL_NAME, CONTROL_PATH, CONTROL_IFACE, "GetAudit");
+	DBusMessage *reply;
+	const char *text;
+	json_t *list = NULL, *e;
+	int rc = EXIT_SUCCESS;
+	size_t i;
+
+	if (!msg || !dbus_message_append_args(msg, DBUS_TYPE_UINT32, &n, DBUS_TYPE_INVALID))
+		return EXIT_FAILURE;
+	reply = call(conn, msg, &rc);
+	if (!reply)
+		return rc;
+	if (dbus_message_get_args(reply, NULL, DBUS_TYPE_STRING, &text, DBUS_TYPE_INVALID))
+		list = json_loads(text, 0, NULL);
+	dbus_message_unref(reply);
+	if (!list)
+		return EXIT_FAILURE;
+	json_array_foreach(list, i, e)
+		printf("%-25s  %-12s %-20s %s\n", str(e, "time", "?"), str(e, "actor", "?"),
+		       str(e, "action", "?"), str(e, "detail", ""));
+	json_decref(list);
+	return rc;
+}
+
 static void print_reading(json_t *r)
 {
 	bool quarantined = json_is_true(json_object_get(r, "quarantined"));
@@ -377,6 +406,10 @@ int main(int argc, char **argv)
 		rc = cmd_history(conn, patient, n > 0 && n <= 1000 ? (unsigned int)n : 20);
 	} else if (strcmp(command, "rules") == 0 && argc == optind) {
 		rc = cmd_rules(conn);
+	} else if (strcmp(command, "audit") == 0 && argc - optind <= 1) {
+		long n = argc > optind ? strtol(argv[optind], NULL, 10) : 20;
+
+		rc = cmd_audit(conn, n > 0 && n <= 1000 ? (unsigned int)n : 20);
 	} else if (strcmp(command, "watch") == 0 && argc == optind) {
 		rc = cmd_watch(conn, count, lang);
 	} else {

@@ -61,6 +61,8 @@ class Vardectl(unittest.TestCase):
         self.assertIn("No readings stored for p-nobody",
                       self.vardectl("history", "--patient", "p-nobody"))
         self.assertIn("rule set: 2024-06-01.1 (accepted)", self.vardectl("rules"))
+        audit = self.vardectl("audit")
+        self.assertRegex(audit, r"installer\s+devices bound\s+%s patient %s" % (BPM, PATIENT))
 
     def test_watch_shows_live_readings(self):
         watch = subprocess.Popen([VARDECTL, "watch", "--count", "2"], env=self.env,
