@@ -83,8 +83,12 @@ def serve(mode):
         def on_changed(iface, changed, invalidated):
             print("hub: PropertiesChanged from org.bluez received", flush=True)
 
+        # Matched by path, not by the sender name org.bluez: dbus-python
+        # learns that name's owner asynchronously and drops a signal that
+        # arrives first. Only the fake bluetoothd emits on this path.
         bus.add_signal_receiver(on_changed, "PropertiesChanged",
-                                "org.freedesktop.DBus.Properties", "org.bluez")
+                                "org.freedesktop.DBus.Properties", None,
+                                "/org/bluez/hci0/dev_C0_26_DA_01_02_03")
         for iface, member in (("org.bluez.Device1", "Connect"),
                               ("org.bluez.Media1", "RegisterEndpoint")):
             try:
