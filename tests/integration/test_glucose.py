@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 from varded_harness import (SCENARIOS, SOURCE_DIR, Broker, PrivateBus, Subscriber, Varded,
-                            emulator, wait_until, write_config)
+                            emulator, wait_until, write_config, stop_all)
 
 METER = "E8:1D:A8:20:30:02"
 PATIENT = "p-8b22e0"
@@ -28,6 +28,7 @@ def glucose_record(seq, mmol_tenths, day, hour):
 
 class Glucose(unittest.TestCase):
     def setUp(self):
+        self.addCleanup(self.cleanup)
         self.dir = tempfile.TemporaryDirectory()
         self.broker = Broker()
         self.sub = Subscriber(self.broker)
@@ -40,12 +41,8 @@ class Glucose(unittest.TestCase):
         self.hub = Varded(config, bus=self.bus, env={"TZ": "Europe/Oslo"})
         self.hub.wait_for("READY=1", timeout=30)
 
-    def tearDown(self):
-        code, log = self.hub.stop()
-        self.sub.close()
-        self.bus.stop()
-        self.broker.close()
-        self.dir.cleanup()
+    def cleanup(self):
+        code, log = stop_all(self)
         self.assertEqual(code, 0, log)
 
     def racp_writes(self):

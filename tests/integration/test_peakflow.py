@@ -17,7 +17,7 @@ import time
 import unittest
 
 from varded_harness import (PLUGIN_DIR, SCENARIOS, VALGRIND, Broker, PrivateBus, Subscriber,
-                            Varded, emulator, wait_until, write_config)
+                            Varded, emulator, wait_until, write_config, stop_all)
 
 SDK_PLUGIN = os.environ.get("VARDE_SDK_PLUGIN", "")
 METER = "D0:5F:B8:30:40:05"
@@ -35,6 +35,7 @@ def codes(obs, system_suffix):
 
 class PeakFlow(unittest.TestCase):
     def setUp(self):
+        self.addCleanup(self.cleanup)
         if not os.path.isfile(SDK_PLUGIN):
             self.fail("no %r: run ctest sdk_check first (tests/sdk/check_sdk.sh builds it)"
                       % SDK_PLUGIN)
@@ -57,12 +58,8 @@ class PeakFlow(unittest.TestCase):
         self.hub = Varded(config, bus=self.bus, env={"TZ": "Europe/Oslo"}, valgrind=VALGRIND)
         self.hub.wait_for("READY=1", timeout=60 if VALGRIND else 30)
 
-    def tearDown(self):
-        code, log = self.hub.stop()
-        self.sub.close()
-        self.bus.stop()
-        self.broker.close()
-        self.dir.cleanup()
+    def cleanup(self):
+        code, log = stop_all(self)
         self.assertEqual(code, 0, log)
 
     def indicate(self, frame):

@@ -17,7 +17,7 @@ import time
 import unittest
 
 from varded_harness import (SCENARIOS, VARDECTL, Broker, PrivateBus, Subscriber, Varded, emulator,
-                            wait_until, write_config)
+                            wait_until, write_config, stop_all)
 
 BPM = "C4:7C:8D:6A:10:01"
 PATIENT = "p-4f1c9a"
@@ -49,6 +49,7 @@ class Pipeline(unittest.TestCase):
     devices = "[device %s]\npatient = %s\n" % (BPM, PATIENT)
 
     def setUp(self):
+        self.addCleanup(self.cleanup)
         self.dir = tempfile.TemporaryDirectory()
         self.broker = Broker(tls=self.tls)
         self.sub = Subscriber(self.broker)
@@ -64,12 +65,8 @@ class Pipeline(unittest.TestCase):
         self.hub = Varded(self.config, bus=self.bus, env={"TZ": "Europe/Oslo"})
         self.hub.wait_for("READY=1", timeout=30)
 
-    def tearDown(self):
-        code, log = self.hub.stop() if self.hub else (0, "")
-        self.sub.close()
-        self.bus.stop()
-        self.broker.close()
-        self.dir.cleanup()
+    def cleanup(self):
+        code, log = stop_all(self)
         self.assertEqual(code, 0, log)
 
     def notify(self, frame):

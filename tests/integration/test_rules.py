@@ -15,7 +15,7 @@ import time
 import unittest
 
 from varded_harness import (SCENARIOS, SOURCE_DIR, Broker, PrivateBus, Subscriber, Varded,
-                            emulator, wait_until, write_config)
+                            emulator, wait_until, write_config, stop_all)
 
 OXI = "D0:5F:B8:40:50:03"
 PATIENT = "p-4f1c9a"
@@ -37,6 +37,7 @@ class Rules(unittest.TestCase):
     rules_file = COPD_RULES
 
     def setUp(self):
+        self.addCleanup(self.cleanup)
         os.environ["TZ"] = "Europe/Oslo"
         time.tzset()
         self.dir = tempfile.TemporaryDirectory()
@@ -56,12 +57,8 @@ class Rules(unittest.TestCase):
         self.hub.wait_for("READY=1", timeout=30)
         self.hub.wait_log(r"plugin plxs: %s" % OXI, timeout=20)
 
-    def tearDown(self):
-        code, log = self.hub.stop() if self.hub else (0, "")
-        self.sub.close()
-        self.bus.stop()
-        self.broker.close()
-        self.dir.cleanup()
+    def cleanup(self):
+        code, log = stop_all(self)
         self.assertEqual(code, 0, log)
 
     def spot(self, *args, **kwargs):

@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 from varded_harness import (ECHO_PLUGIN_DIR, SCENARIOS, VARDECTL, PrivateBus, Varded, emulator,
-                            wait_until, write_config)
+                            wait_until, write_config, stop_all)
 
 BPM = "C4:7C:8D:6A:10:01"
 OXI = "D0:5F:B8:40:50:03"
@@ -29,6 +29,7 @@ class Transport(unittest.TestCase):
     devices = device_section(BPM)
 
     def setUp(self):
+        self.addCleanup(self.cleanup)
         self.dir = tempfile.TemporaryDirectory()
         self.bus = PrivateBus(os.path.join(SCENARIOS, self.scenario))
         self.bus.start()
@@ -37,10 +38,8 @@ class Transport(unittest.TestCase):
         self.hub = Varded(config, bus=self.bus)
         self.hub.wait_for("READY=1", timeout=30)
 
-    def tearDown(self):
-        code, log = self.hub.stop()
-        self.bus.stop()
-        self.dir.cleanup()
+    def cleanup(self):
+        code, log = stop_all(self)
         self.assertEqual(code, 0, log)
 
     def echo(self, uuid="2a35", start=0, timeout=15):

@@ -12,11 +12,12 @@ import unittest
 
 from test_pipeline import BPM, PATIENT, bpm_frame
 from varded_harness import (SCENARIOS, SOURCE_DIR, VARDECTL, Broker, PrivateBus, Subscriber,
-                            Varded, emulator, wait_until, write_config)
+                            Varded, emulator, wait_until, write_config, stop_all)
 
 
 class Vardectl(unittest.TestCase):
     def setUp(self):
+        self.addCleanup(self.cleanup)
         self.dir = tempfile.TemporaryDirectory()
         self.broker = Broker()
         self.sub = Subscriber(self.broker)
@@ -31,12 +32,8 @@ class Vardectl(unittest.TestCase):
         self.sub.wait("/observation", 2)
         self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address)
 
-    def tearDown(self):
-        code, log = self.hub.stop()
-        self.sub.close()
-        self.bus.stop()
-        self.broker.close()
-        self.dir.cleanup()
+    def cleanup(self):
+        code, log = stop_all(self)
         self.assertEqual(code, 0, log)
 
     def vardectl(self, *args):

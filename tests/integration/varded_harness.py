@@ -273,3 +273,21 @@ class Subscriber:
     def close(self):
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def stop_all(test):
+    """Stops what a test started, varded first, and is safe when setUp
+    failed half-way (register it with addCleanup before starting anything).
+    Returns varded's exit code and log, (0, "") when it was not running."""
+    code, log = 0, ""
+    hub = getattr(test, "hub", None)
+    if hub is not None:
+        code, log = hub.stop()
+        test.hub = None
+    for name, method in (("sub", "close"), ("bus", "stop"), ("broker", "close"),
+                         ("dir", "cleanup")):
+        thing = getattr(test, name, None)
+        if thing is not None:
+            getattr(thing, method)()
+            setattr(test, name, None)
+    return code, log
