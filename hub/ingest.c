@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "plugin_loader.h"
 #include "store.h"
+#include "timefmt.h"
 
 #define EARLIEST_PLAUSIBLE ((time_t)946684800) /* 2000-01-01T00:00:00Z */
 
@@ -291,20 +292,12 @@ int ingest_reading(struct ingest *in, const char *address, const char *device_na
 
 /* ---- the device sink -------------------------------------------------------- */
 
-static int64_t now_utc_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int sink_submit(struct varde_device *dev, const struct varde_reading *r, void *user_data)
 {
 	const struct varde_device_identity *id = device_identity(dev);
 
 	return ingest_reading(user_data, id->address, id->name, plugin_ctx_name(device_plugin(dev)),
-			      r, now_utc_ms());
+			      r, time_now_ms());
 }
 
 static int sink_state_get(struct varde_device *dev, const char *key, char *buf, size_t len,

@@ -46,14 +46,6 @@ struct pipeline {
 	unsigned int n_last;
 };
 
-static int64_t now_utc_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int outbox(struct pipeline *p, enum store_kind kind, const char *suffix, const char *json)
 {
 	char topic[TOPIC_MAX];
@@ -74,7 +66,7 @@ static void queue_event(struct pipeline *p, json_t *event)
 	char when[40];
 	char *text;
 
-	time_format_iso(now_utc_ms(), 0, when, sizeof(when));
+	time_format_iso(time_now_ms(), 0, when, sizeof(when));
 	json_object_set_new(event, "hub", json_string(p->cfg->hub.id));
 	json_object_set_new(event, "time", json_string(when));
 	text = json_dumps(event, JSON_COMPACT | JSON_SORT_KEYS);
@@ -201,7 +193,7 @@ static void on_rules_timer(struct loop *loop, void *user_data)
 
 	(void)loop;
 	p->rules_timer = 0;
-	rules_tick(p->rules, now_utc_ms(), emit_alert, p);
+	rules_tick(p->rules, time_now_ms(), emit_alert, p);
 	arm_rules_timer(p);
 }
 
@@ -215,7 +207,7 @@ static void arm_rules_timer(struct pipeline *p)
 	p->rules_timer = 0;
 	if (deadline == RULES_NO_DEADLINE)
 		return;
-	delay = deadline - now_utc_ms();
+	delay = deadline - time_now_ms();
 	p->rules_timer =
 		loop_add_timer(p->loop, delay > 0 ? (uint64_t)delay : 0, on_rules_timer, p, NULL);
 	if (p->rules_timer < 0)
@@ -390,7 +382,7 @@ static int activate(struct pipeline *p, const char *json, size_t len, const char
 
 	if (!set)
 		return -EINVAL;
-	rules_set_ruleset(p->rules, set, now_utc_ms(), emit_alert, p);
+	rules_set_ruleset(p->rules, set, time_now_ms(), emit_alert, p);
 	version = ruleset_version(rules_ruleset(p->rules));
 	log_notice("rule set %s from %s is active", version, origin);
 	arm_rules_timer(p);
@@ -437,7 +429,7 @@ static void ack_message(struct pipeline *p, const char *json, size_t len)
 		json_decref(doc);
 		return;
 	}
-	err = rules_ack(p->rules, id, by, now_utc_ms(), emit_alert, p);
+	err = rules_ack(p->rules, id, by, time_now_ms(), emit_alert, p);
 	if (err < 0)
 		log_warn("alert/ack for %s by %s: %s", id, by,
 			 err == -ENOENT ? "no such active alert" : "already acknowledged");

@@ -223,11 +223,9 @@ char *status_json(struct status *st)
 	const struct status_sources *src = &st->src;
 	const char *version = src->pipeline ? pipeline_rules_version(src->pipeline) : NULL;
 	json_t *doc, *devices, *pairing = json_array();
-	struct timespec ts;
 	char when[40], *text;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	time_format_iso((int64_t)ts.tv_sec * 1000, 0, when, sizeof(when));
+	time_format_iso(time_now_ms(), 0, when, sizeof(when));
 	for (unsigned int i = 0; i < st->n_pairing; i++)
 		json_array_append_new(pairing, json_string(st->pairing[i]));
 	doc = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "hub", src->cfg->hub.id, "state",

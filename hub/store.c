@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "timefmt.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1369,14 +1370,6 @@ int store_alert_get(struct store *store, const char *key, char **json)
 	return *json ? 0 : -ENOMEM;
 }
 
-static int64_t realtime_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int store_audit(struct store *store, const char *actor, const char *action, const char *detail)
 {
 	const char *texts[] = {actor, action, detail};
@@ -1389,7 +1382,7 @@ int store_audit(struct store *store, const char *actor, const char *action, cons
 		err = check_text(detail, 0, STORE_TEXT_MAX);
 	if (err)
 		return err;
-	return submit(store, op_new(OP_AUDIT, realtime_ms(), texts, 3, NULL, 0));
+	return submit(store, op_new(OP_AUDIT, time_now_ms(), texts, 3, NULL, 0));
 }
 
 /* Binds the LIMIT of a "recent" query and runs it. */

@@ -5,6 +5,14 @@
 #include <stdio.h>
 #include <time.h>
 
+int64_t time_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int time_format_iso(int64_t ms, int32_t offset_s, char *buf, size_t size)
 {
 	int64_t s = ms / 1000 - (ms % 1000 < 0);

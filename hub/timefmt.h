@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Instants as ISO 8601 / FHIR dateTime text. */
+/* Wall-clock instants: now, and as ISO 8601 / FHIR dateTime text. */
 #ifndef VARDE_TIMEFMT_H
 #define VARDE_TIMEFMT_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Now: UTC, milliseconds since the epoch (CLOCK_REALTIME). */
+int64_t time_now_ms(void);
 
 /* `ms` (UTC, since the epoch) as local time at `offset_s` with that offset,
  * to the second: "2024-11-29T23:08:57+01:00" ("+00:00" for UTC). Returns 0,

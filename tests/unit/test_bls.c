@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "vectors.h"
+
 #include "bls_decode.h"
 
 #define FLAG_KPA 0x01
@@ -32,24 +34,6 @@ static const struct {
 };
 
 #define N_SPECIALS (sizeof(sfloat_specials) / sizeof(sfloat_specials[0]))
-
-static size_t unhex(const char *hex, uint8_t *out, size_t size)
-{
-	size_t n = strlen(hex) / 2;
-
-	assert_true(n <= size);
-	for (size_t i = 0; i < n; i++) {
-		unsigned int hi =
-			(unsigned int)(hex[2 * i] <= '9' ? hex[2 * i] - '0'
-							 : (hex[2 * i] | 0x20) - 'a' + 10);
-		unsigned int lo =
-			(unsigned int)(hex[2 * i + 1] <= '9' ? hex[2 * i + 1] - '0'
-							     : (hex[2 * i + 1] | 0x20) - 'a' + 10);
-
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return n;
-}
 
 /* ---- a small encoder, so that every frame in the tests is built from its
  * fields rather than typed as opaque hex ---- */
@@ -182,7 +166,7 @@ static void decode_ok(const uint8_t *buf, size_t len, struct bls_measurement *m)
 static void test_vector_bpm_full_mmhg(void **state)
 {
 	uint8_t buf[32];
-	size_t len = unhex("1E8A00580078000000041114293B3C00012700", buf, sizeof(buf));
+	size_t len = vector_bytes("bpm_full_mmhg", buf, sizeof(buf));
 	struct bls_measurement m;
 
 	(void)state;
@@ -207,7 +191,7 @@ static void test_vector_bpm_full_mmhg(void **state)
 static void test_vector_bpm_kpa_pulse_status(void **state)
 {
 	uint8_t buf[32];
-	size_t len = unhex("15BDF00B009FF03C001200", buf, sizeof(buf));
+	size_t len = vector_bytes("bpm_kpa_pulse_status", buf, sizeof(buf));
 	struct bls_measurement m;
 
 	(void)state;
@@ -226,7 +210,7 @@ static void test_vector_bpm_kpa_pulse_status(void **state)
 static void test_vector_bpm_minimal(void **state)
 {
 	uint8_t buf[32];
-	size_t len = unhex("00BDF00B009FF0", buf, sizeof(buf));
+	size_t len = vector_bytes("bpm_minimal", buf, sizeof(buf));
 	struct bls_measurement m;
 
 	(void)state;
@@ -246,15 +230,15 @@ static void test_vector_bpm_minimal(void **state)
 static void test_vectors_truncated(void **state)
 {
 	static const char *const vectors[] = {
-		"1E8A00580078000000041114293B3C00012700",
-		"15BDF00B009FF03C001200",
-		"00BDF00B009FF0",
+		"bpm_full_mmhg",
+		"bpm_kpa_pulse_status",
+		"bpm_minimal",
 	};
 
 	(void)state;
 	for (size_t v = 0; v < sizeof(vectors) / sizeof(vectors[0]); v++) {
 		uint8_t buf[32];
-		size_t len = unhex(vectors[v], buf, sizeof(buf));
+		size_t len = vector_bytes(vectors[v], buf, sizeof(buf));
 
 		for (size_t cut = 0; cut < len; cut++) {
 			struct bls_measurement m;
@@ -276,15 +260,15 @@ static void test_vectors_truncated(void **state)
 static void test_vectors_overlong(void **state)
 {
 	static const char *const vectors[] = {
-		"1E8A00580078000000041114293B3C00012700",
-		"15BDF00B009FF03C001200",
-		"00BDF00B009FF0",
+		"bpm_full_mmhg",
+		"bpm_kpa_pulse_status",
+		"bpm_minimal",
 	};
 
 	(void)state;
 	for (size_t v = 0; v < sizeof(vectors) / sizeof(vectors[0]); v++) {
 		uint8_t buf[40];
-		size_t len = unhex(vectors[v], buf, sizeof(buf));
+		size_t len = vector_bytes(vectors[v], buf, sizeof(buf));
 		struct bls_measurement ref, m;
 
 		decode_ok(buf, len, &ref);

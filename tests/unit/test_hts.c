@@ -14,31 +14,13 @@
 
 #include <cmocka.h>
 
+#include "vectors.h"
+
 #include "hts_decode.h"
 
 #define FLAG_FAHRENHEIT 0x01
 #define FLAG_TIME 0x02
 #define FLAG_TYPE 0x04
-
-#define HTM_NORDIC "06B00E00FEDC070C050B321B04"
-
-static size_t unhex(const char *hex, uint8_t *out, size_t size)
-{
-	size_t n = strlen(hex) / 2;
-
-	assert_true(n <= size);
-	for (size_t i = 0; i < n; i++) {
-		unsigned int hi =
-			(unsigned int)(hex[2 * i] <= '9' ? hex[2 * i] - '0'
-							 : (hex[2 * i] | 0x20) - 'a' + 10);
-		unsigned int lo =
-			(unsigned int)(hex[2 * i + 1] <= '9' ? hex[2 * i + 1] - '0'
-							     : (hex[2 * i + 1] | 0x20) - 'a' + 10);
-
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return n;
-}
 
 struct htm_fields {
 	uint8_t flags;
@@ -124,7 +106,7 @@ static void assert_truncations_fail(const uint8_t *buf, size_t len)
 static void test_vector_htm_nordic(void **state)
 {
 	uint8_t buf[32];
-	size_t len = unhex(HTM_NORDIC, buf, sizeof(buf));
+	size_t len = vector_bytes("htm_nordic", buf, sizeof(buf));
 	struct hts_measurement m;
 
 	(void)state;
@@ -150,7 +132,7 @@ static void test_vector_htm_nordic(void **state)
 static void test_vector_overlong(void **state)
 {
 	uint8_t buf[40];
-	size_t len = unhex(HTM_NORDIC, buf, sizeof(buf));
+	size_t len = vector_bytes("htm_nordic", buf, sizeof(buf));
 	struct hts_measurement ref, m;
 
 	(void)state;
